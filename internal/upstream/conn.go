@@ -1,0 +1,134 @@
+package upstream
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+// conn is one keep-alive connection to a backend with its buffers. The
+// buffers live as long as the connection, so a request costs no buffer
+// allocation.
+type conn struct {
+	nc       net.Conn
+	tcp      *net.TCPConn // nc when it is plain TCP, for splice
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	pool     *connPool
+	idleAt   time.Time
+	reused   bool
+	inTunnel bool
+}
+
+const (
+	readBufSize  = 16 << 10
+	writeBufSize = 8 << 10
+	// probeAfter is how long a connection must have been idle before it
+	// is checked for a close by the backend ahead of reuse. Busy
+	// connections skip the check; quiet ones are the ones a backend's
+	// keep-alive timeout may have closed.
+	probeAfter = 500 * time.Millisecond
+)
+
+// connPool keeps idle connections to one backend, most recently used
+// first, so that the warm ones are reused and the cold ones age out.
+type connPool struct {
+	addr        string
+	dialer      *net.Dialer
+	maxIdle     int
+	idleTimeout time.Duration
+
+	mu     sync.Mutex
+	idle   []*conn
+	closed bool
+}
+
+func newConnPool(addr string, d *net.Dialer, maxIdle int, idleTimeout time.Duration) *connPool {
+	return &connPool{addr: addr, dialer: d, maxIdle: maxIdle, idleTimeout: idleTimeout}
+}
+
+// get returns an idle connection that still looks alive, or dials one.
+func (p *connPool) get(ctx context.Context) (*conn, error) {
+	now := time.Now()
+	for {
+		c := p.popIdle()
+		if c == nil {
+			break
+		}
+		idle := now.Sub(c.idleAt)
+		if idle > p.idleTimeout || (idle > probeAfter && !c.alive()) {
+			c.nc.Close()
+			continue
+		}
+		c.reused = true
+		return c, nil
+	}
+	nc, err := p.dialer.DialContext(ctx, "tcp", p.addr)
+	if err != nil {
+		return nil, err
+	}
+	c := &conn{
+		nc:   nc,
+		br:   bufio.NewReaderSize(nc, readBufSize),
+		bw:   bufio.NewWriterSize(nc, writeBufSize),
+		pool: p,
+	}
+	if tcp, ok := nc.(*net.TCPConn); ok {
+		c.tcp = tcp
+	}
+	return c, nil
+}
+
+func (p *connPool) popIdle() *conn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.idle)
+	if n == 0 {
+		return nil
+	}
+	c := p.idle[n-1]
+	p.idle[n-1] = nil
+	p.idle = p.idle[:n-1]
+	return c
+}
+
+// put returns a connection whose last exchange ended cleanly.
+func (p *connPool) put(c *conn) {
+	c.idleAt = time.Now()
+	p.mu.Lock()
+	if p.closed || len(p.idle) >= p.maxIdle {
+		p.mu.Unlock()
+		c.nc.Close()
+		return
+	}
+	p.idle = append(p.idle, c)
+	p.mu.Unlock()
+}
+
+func (p *connPool) close() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.closed = true
+	p.mu.Unlock()
+	for _, c := range idle {
+		c.nc.Close()
+	}
+}
+
+// alive reports whether the backend has not closed an idle connection: a
+// read that would block means the peer is still there; EOF, an error or
+// unexpected bytes mean it is not usable.
+func (c *conn) alive() bool {
+	if c.br.Buffered() > 0 {
+		return false
+	}
+	_ = c.nc.SetReadDeadline(time.Now())
+	_, err := c.br.Peek(1)
+	_ = c.nc.SetReadDeadline(time.Time{})
+	return errors.Is(err, os.ErrDeadlineExceeded)
+}

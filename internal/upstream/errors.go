@@ -1,0 +1,122 @@
+package upstream
+
+import (
+	"errors"
+	"net/http"
+)
+
+// Kind says what went wrong with an upstream attempt.
+type Kind uint8
+
+const (
+	KindDial       Kind = iota + 1 // could not connect: nothing was sent
+	KindTimeout                    // connect or first-byte timeout
+	KindProtocol                   // the backend sent something that is not valid HTTP
+	KindIO                         // the connection broke during the exchange
+	KindNoBackend                  // the pool has no usable backend
+	KindClientGone                 // the downstream client went away
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindDial:
+		return "dial"
+	case KindTimeout:
+		return "timeout"
+	case KindProtocol:
+		return "protocol"
+	case KindIO:
+		return "io"
+	case KindNoBackend:
+		return "no backend"
+	case KindClientGone:
+		return "client gone"
+	}
+	return "unknown"
+}
+
+// Error is an upstream failure. Its text names the backend and the cause
+// for logs; it never reaches a client, which only sees Status.
+type Error struct {
+	Pool    string
+	Backend string // host:port; empty when none was picked
+	Kind    Kind
+	// Retryable is true when the request may be sent again to another
+	// backend: nothing reached the backend, or the method is idempotent
+	// and the request body was not consumed.
+	Retryable bool
+	Err       error
+}
+
+func (e *Error) Error() string {
+	msg := "upstream " + e.Pool
+	if e.Backend != "" {
+		msg += " backend " + e.Backend
+	}
+	msg += ": " + e.Kind.String()
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Status is the HTTP status a client sees for this failure. 499 is the
+// nginx convention for a client that closed the connection first; it is
+// only ever logged, never sent.
+func (e *Error) Status() int {
+	switch e.Kind {
+	case KindTimeout:
+		return http.StatusGatewayTimeout
+	case KindNoBackend:
+		return http.StatusServiceUnavailable
+	case KindClientGone:
+		return 499
+	}
+	return http.StatusBadGateway
+}
+
+// neutralBodies are the only error bodies clients get: no backend name,
+// address or Go error text can leak through them.
+var neutralBodies = map[int]string{
+	http.StatusBadGateway:         "502 Bad Gateway\n",
+	http.StatusServiceUnavailable: "503 Service Unavailable\n",
+	http.StatusGatewayTimeout:     "504 Gateway Timeout\n",
+}
+
+// WriteError answers the client for a failed upstream exchange. When the
+// response has already started there is nothing honest to send, so the
+// stream is aborted instead (the client sees a truncated response, not a
+// false success).
+func WriteError(w http.ResponseWriter, err error, started bool) {
+	var ue *Error
+	status := http.StatusBadGateway
+	if errors.As(err, &ue) {
+		status = ue.Status()
+	}
+	if status == 499 {
+		return
+	}
+	if started {
+		panic(http.ErrAbortHandler)
+	}
+	WriteStatus(w, status)
+}
+
+// WriteStatus writes a short neutral plain-text page for status.
+func WriteStatus(w http.ResponseWriter, status int) {
+	body, ok := neutralBodies[status]
+	if !ok {
+		body = http.StatusText(status) + "\n"
+	}
+	h := w.Header()
+	h["Content-Type"] = []string{"text/plain; charset=utf-8"}
+	h["X-Content-Type-Options"] = []string{"nosniff"}
+	h["Cache-Control"] = []string{"no-store"}
+	if status == http.StatusServiceUnavailable {
+		h["Retry-After"] = []string{"1"}
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}

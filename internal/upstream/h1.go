@@ -1,0 +1,350 @@
+package upstream
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// This file is the wire side of the lean HTTP/1.1 client: the request
+// head written straight into the connection's buffer, and a strict parser
+// for the response head that copies its bytes once into one string.
+
+var errMalformed = errors.New("malformed response from backend")
+
+// bodyFraming says how a request body is sent upstream.
+type bodyFraming uint8
+
+const (
+	bodyNone    bodyFraming = iota // no body, no Content-Length
+	bodyZero                       // "Content-Length: 0" for POST-like methods
+	bodyLength                     // Content-Length: n
+	bodyChunked                    // Transfer-Encoding: chunked
+)
+
+func framingOf(r *http.Request) bodyFraming {
+	switch {
+	case r.ContentLength > 0:
+		return bodyLength
+	case r.ContentLength < 0:
+		return bodyChunked
+	}
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+		return bodyZero
+	}
+	return bodyNone
+}
+
+// requestHead is what writeRequestHead needs beyond the request itself.
+type requestHead struct {
+	uri       string
+	host      string
+	fwd       *forwarded
+	framing   bodyFraming
+	upgrade   string // Upgrade value to send, "" for none
+	expect100 bool
+}
+
+// writeRequestHead writes the request line and headers. Incoming headers
+// were validated by the downstream server; hop-by-hop headers, those named
+// in Connection and the forwarding headers are dropped here and the
+// forwarding ones are written fresh.
+func writeRequestHead(bw *bufio.Writer, r *http.Request, h *requestHead) {
+	bw.WriteString(r.Method)
+	bw.WriteByte(' ')
+	bw.WriteString(h.uri)
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(h.host)
+	bw.WriteString("\r\n")
+	connection := r.Header["Connection"]
+	for k, vv := range r.Header {
+		if k == "" || k[0] == ':' || isHopHeader(k) || isForwardingHeader(k) ||
+			k == "Content-Length" || k == "Expect" || k == "Host" {
+			continue
+		}
+		if len(connection) > 0 && connectionListed(connection, k) {
+			continue
+		}
+		for _, v := range vv {
+			writeField(bw, k, v)
+		}
+	}
+	if te := r.Header["Te"]; len(te) > 0 && hasToken(te, "trailers") {
+		writeField(bw, "Te", "trailers")
+	}
+	writeField(bw, "X-Forwarded-For", h.fwd.xff)
+	writeField(bw, "X-Forwarded-Proto", h.fwd.proto)
+	writeField(bw, "X-Forwarded-Host", h.fwd.host)
+	writeField(bw, "Forwarded", h.fwd.rfc7239)
+	switch h.framing {
+	case bodyZero:
+		bw.WriteString("Content-Length: 0\r\n")
+	case bodyLength:
+		bw.WriteString("Content-Length: ")
+		var num [20]byte
+		bw.Write(strconv.AppendInt(num[:0], r.ContentLength, 10))
+		bw.WriteString("\r\n")
+	case bodyChunked:
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	if h.expect100 {
+		bw.WriteString("Expect: 100-continue\r\n")
+	}
+	if h.upgrade != "" {
+		bw.WriteString("Connection: Upgrade\r\n")
+		writeField(bw, "Upgrade", h.upgrade)
+	}
+	bw.WriteString("\r\n")
+}
+
+func writeField(bw *bufio.Writer, k, v string) {
+	bw.WriteString(k)
+	bw.WriteString(": ")
+	bw.WriteString(v)
+	bw.WriteString("\r\n")
+}
+
+// hasToken reports whether a comma-separated header contains tok.
+func hasToken(values []string, tok string) bool {
+	for _, v := range values {
+		for v != "" {
+			var t string
+			t, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(strings.TrimSpace(t), tok) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// responseHead is a parsed response status line and header block. Every
+// string in it is a substring of one copy of the head's bytes.
+type responseHead struct {
+	status        int
+	minor         int // HTTP/1.minor
+	fields        []field
+	contentLength int64 // -1 when unknown
+	chunked       bool
+	close         bool // Connection: close, or HTTP/1.0 without keep-alive
+	upgrade       string
+}
+
+type field struct{ k, v string }
+
+// readResponseHead reads one response head. A head that does not fit the
+// connection's read buffer is refused rather than grown without bound.
+func readResponseHead(br *bufio.Reader, h *responseHead) error {
+	n := 0
+	var buf []byte
+	for {
+		var err error
+		buf, err = br.Peek(n + 1)
+		if err != nil && len(buf) <= n {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				return errMalformed
+			}
+			return err
+		}
+		buf = buf[:br.Buffered()]
+		if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
+			buf = buf[:i+4]
+			break
+		}
+		n = len(buf)
+	}
+	head := string(buf)
+	_, _ = br.Discard(len(buf))
+	return parseResponseHead(head, h)
+}
+
+func parseResponseHead(head string, h *responseHead) error {
+	line, rest, _ := strings.Cut(head, "\r\n")
+	if len(line) < 12 || !strings.HasPrefix(line, "HTTP/1.") || line[8] != ' ' || line[7] < '0' || line[7] > '9' {
+		return errMalformed
+	}
+	h.minor = int(line[7] - '0')
+	code := line[9:12]
+	if code[0] < '1' || code[0] > '5' || code[1] < '0' || code[1] > '9' || code[2] < '0' || code[2] > '9' {
+		return errMalformed
+	}
+	if len(line) > 12 && line[12] != ' ' {
+		return errMalformed
+	}
+	h.status = int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
+	h.fields = h.fields[:0]
+	h.contentLength = -1
+	h.chunked, h.close, h.upgrade = false, h.minor == 0, ""
+	sawLength, sawTE := false, false
+	for {
+		line, rest, _ = strings.Cut(rest, "\r\n")
+		if line == "" {
+			break
+		}
+		colon := strings.IndexByte(line, ':')
+		if colon <= 0 {
+			return errMalformed
+		}
+		k, v := line[:colon], trimOWS(line[colon+1:])
+		if !validFieldName(k) || !validFieldValue(v) {
+			return errMalformed
+		}
+		k = canonicalKey(k)
+		switch k {
+		case "Content-Length":
+			cl, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || cl < 0 || (sawLength && cl != h.contentLength) {
+				return errMalformed
+			}
+			h.contentLength, sawLength = cl, true
+			continue
+		case "Transfer-Encoding":
+			if sawTE || !strings.EqualFold(v, "chunked") {
+				return errMalformed
+			}
+			h.chunked, sawTE = true, true
+			continue
+		case "Connection":
+			if hasToken([]string{v}, "close") {
+				h.close = true
+			} else if hasToken([]string{v}, "keep-alive") && h.minor == 0 {
+				h.close = false
+			}
+		case "Upgrade":
+			h.upgrade = v
+		}
+		h.fields = append(h.fields, field{k, v})
+	}
+	if sawLength && sawTE {
+		return errMalformed
+	}
+	if h.chunked {
+		h.contentLength = -1
+	}
+	return nil
+}
+
+func trimOWS(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// tokenChars marks the bytes allowed in a header field name (RFC 9110 tchar).
+var tokenChars = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+func validFieldName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if !tokenChars[k[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// validFieldValue refuses control bytes (other than tab) so that nothing a
+// backend sends can split or smuggle a response downstream.
+func validFieldValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// commonKeys are canonical names looked up case-insensitively, so that the
+// usual lower-case names from backends cost no allocation.
+var commonKeys = [...]string{
+	"Accept-Ranges", "Age", "Cache-Control", "Connection", "Content-Disposition",
+	"Content-Encoding", "Content-Language", "Content-Length", "Content-Location",
+	"Content-Range", "Content-Type", "Date", "Etag", "Expires", "Keep-Alive",
+	"Last-Modified", "Link", "Location", "Retry-After", "Server", "Set-Cookie",
+	"Strict-Transport-Security", "Trailer", "Transfer-Encoding", "Upgrade", "Vary",
+	"Via", "Www-Authenticate", "X-Content-Type-Options", "X-Frame-Options",
+	"X-Request-Id", "Grpc-Status", "Grpc-Message", "Sec-Websocket-Accept",
+	"Sec-Websocket-Protocol", "Sec-Websocket-Extensions", "Access-Control-Allow-Origin",
+}
+
+func canonicalKey(k string) string {
+	if isCanonical(k) {
+		return k
+	}
+	for _, c := range commonKeys {
+		if len(c) == len(k) && strings.EqualFold(c, k) {
+			return c
+		}
+	}
+	return http.CanonicalHeaderKey(k)
+}
+
+func isCanonical(k string) bool {
+	upper := true
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if upper && c >= 'a' && c <= 'z' || !upper && c >= 'A' && c <= 'Z' {
+			return false
+		}
+		upper = c == '-'
+	}
+	return true
+}
+
+// readTrailers reads the trailer section after a chunked body's last
+// chunk, up to and including the empty line.
+func readTrailers(br *bufio.Reader, dst http.Header) error {
+	for size := 0; ; {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		size += len(line)
+		if size > readBufSize {
+			return errMalformed
+		}
+		if len(line) < 2 || line[len(line)-2] != '\r' {
+			return errMalformed
+		}
+		s := line[:len(line)-2]
+		if len(s) == 0 {
+			return nil
+		}
+		colon := bytes.IndexByte(s, ':')
+		if colon <= 0 {
+			return errMalformed
+		}
+		k, v := string(s[:colon]), trimOWS(string(s[colon+1:]))
+		if !validFieldName(k) || !validFieldValue(v) {
+			return errMalformed
+		}
+		k = http.CanonicalHeaderKey(k)
+		if k == "Content-Length" || k == "Transfer-Encoding" || k == "Trailer" || k == "Host" {
+			continue
+		}
+		dst.Add(http.TrailerPrefix+k, v)
+	}
+}

@@ -1,0 +1,143 @@
+package upstream
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+)
+
+// newH2CTransport is the HTTP/2-without-TLS client for pools that speak
+// h2c (gRPC backends). net/http's Transport is used here, as DESIGN.md
+// chooses: HTTP/2 multiplexing is not worth writing by hand.
+func newH2CTransport(d *net.Dialer, o PoolOptions) *http.Transport {
+	t := &http.Transport{
+		DialContext:           d.DialContext,
+		MaxIdleConnsPerHost:   o.MaxIdleConns,
+		IdleConnTimeout:       o.IdleConnTimeout,
+		ResponseHeaderTimeout: o.FirstByteTimeout,
+		ForceAttemptHTTP2:     true,
+	}
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	t.Protocols = &protos
+	return t
+}
+
+// serveH2 proxies over the pool's HTTP/2 transport. Bodies stream both
+// ways at once (gRPC bidirectional streams) and trailers pass through.
+func (p *Proxy) serveH2(w http.ResponseWriter, r *http.Request) {
+	first := p.Pool.first()
+	b := p.Pool.backend(first, 0)
+	ctx := r.Context()
+	out := r.Clone(ctx)
+	out.RequestURI = ""
+	out.URL.Scheme = "http"
+	out.URL.Host = b.addr
+	uri := b.basePath + p.outgoingURI(r)
+	out.URL.Path, out.URL.RawPath, out.URL.RawQuery = "", "", ""
+	out.URL.Opaque = "//" + b.addr + uri
+	out.Host = p.hostFor(r, b)
+	if r.ContentLength == 0 {
+		out.Body = nil
+	}
+	cleanRequestHeaders(out.Header)
+	fwd := forwardingFor(r, p.Trust)
+	out.Header["X-Forwarded-For"] = []string{fwd.xff}
+	out.Header["X-Forwarded-Proto"] = []string{fwd.proto}
+	out.Header["X-Forwarded-Host"] = []string{fwd.host}
+	out.Header["Forwarded"] = []string{fwd.rfc7239}
+	if r.ProtoMajor == 1 {
+		_ = http.NewResponseController(w).EnableFullDuplex()
+	}
+	b.inflight.Add(1)
+	defer b.inflight.Add(-1)
+	res, err := p.Pool.h2.RoundTrip(out)
+	if err != nil {
+		kind := KindIO
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			kind = KindTimeout
+		} else if strings.Contains(err.Error(), "connect") || strings.Contains(err.Error(), "dial") {
+			kind = KindDial
+		}
+		WriteError(w, p.fail(ctx, b, kind, false, err), false)
+		return
+	}
+	defer res.Body.Close()
+	dst := w.Header()
+	for k, vv := range res.Header {
+		if isHopHeader(k) {
+			continue
+		}
+		dst[k] = vv
+	}
+	if _, ok := dst["Content-Type"]; !ok {
+		dst["Content-Type"] = nil
+	}
+	// Announce the trailers the backend announced, so an HTTP/1.1 client
+	// can receive them too.
+	announced := make(map[string]bool, len(res.Trailer))
+	for k := range res.Trailer {
+		dst.Add("Trailer", k)
+		announced[k] = true
+	}
+	w.WriteHeader(res.StatusCode)
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	bufp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bufp)
+	buf := *bufp
+	for {
+		n, rerr := res.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			_ = rc.Flush()
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			if ctx.Err() == nil {
+				panic(http.ErrAbortHandler)
+			}
+			return
+		}
+	}
+	for k, vv := range res.Trailer {
+		if announced[k] {
+			dst[k] = vv
+		} else {
+			dst[http.TrailerPrefix+k] = vv
+		}
+	}
+}
+
+// cleanRequestHeaders removes hop-by-hop and forwarding headers from a
+// cloned request, keeping "Te: trailers" which gRPC requires.
+func cleanRequestHeaders(h http.Header) {
+	te := hasToken(h["Te"], "trailers")
+	for _, k := range h["Connection"] {
+		for _, tok := range strings.Split(k, ",") {
+			h.Del(strings.TrimSpace(tok))
+		}
+	}
+	for _, k := range hopHeaders {
+		delete(h, k)
+	}
+	for _, k := range forwardingHeaders {
+		delete(h, k)
+	}
+	for k := range h {
+		if strings.HasPrefix(k, ":") {
+			delete(h, k)
+		}
+	}
+	if te {
+		h["Te"] = []string{"trailers"}
+	}
+}
+

@@ -1,0 +1,142 @@
+package upstream
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// PoolOptions configure a Pool. Zero durations and sizes take the DESIGN.md
+// defaults noted on each field.
+type PoolOptions struct {
+	Backends         []BackendOptions
+	Balance          string        // "round_robin" (default) or "random"
+	Retries          int           // extra attempts on other backends
+	H2C              bool          // speak HTTP/2 without TLS (gRPC backends)
+	ConnectTimeout   time.Duration // default 3s
+	FirstByteTimeout time.Duration // default 60s
+	MaxIdleConns     int           // per backend; default 64
+	IdleConnTimeout  time.Duration // default 90s
+}
+
+// BackendOptions is one backend address.
+type BackendOptions struct {
+	URL    string
+	Weight int
+}
+
+// Pool is a named set of backends and the connections to them. It lives
+// as long as one configuration generation; Close retires it.
+type Pool struct {
+	name     string
+	backends []*Backend
+	random   bool
+	retries  int
+	next     atomic.Uint64
+
+	firstByteTimeout time.Duration
+	h2               *http.Transport // nil unless the pool speaks h2c
+}
+
+// Backend is one address of a pool.
+type Backend struct {
+	addr     string // host:port, what is dialled
+	basePath string // path of the backend URL, prepended to request paths
+	weight   int
+	conns    *connPool
+	inflight atomic.Int64
+}
+
+// Addr is the backend's host:port.
+func (b *Backend) Addr() string { return b.addr }
+
+// NewPool checks the options and builds a pool. It dials nothing yet.
+func NewPool(name string, o PoolOptions) (*Pool, error) {
+	if len(o.Backends) == 0 {
+		return nil, fmt.Errorf("upstream %s: no backends", name)
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 3 * time.Second
+	}
+	if o.FirstByteTimeout <= 0 {
+		o.FirstByteTimeout = 60 * time.Second
+	}
+	if o.MaxIdleConns <= 0 {
+		o.MaxIdleConns = 64
+	}
+	if o.IdleConnTimeout <= 0 {
+		o.IdleConnTimeout = 90 * time.Second
+	}
+	p := &Pool{
+		name:             name,
+		random:           o.Balance == "random",
+		retries:          o.Retries,
+		firstByteTimeout: o.FirstByteTimeout,
+	}
+	dialer := &net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
+	for _, bo := range o.Backends {
+		u, err := url.Parse(bo.URL)
+		if err != nil {
+			return nil, fmt.Errorf("upstream %s: backend %q: %w", name, bo.URL, err)
+		}
+		if u.Scheme != "http" {
+			return nil, fmt.Errorf("upstream %s: backend %q: only http:// backends are supported in this release", name, bo.URL)
+		}
+		addr := u.Host
+		if u.Port() == "" {
+			addr = net.JoinHostPort(u.Hostname(), "80")
+		}
+		w := bo.Weight
+		if w < 1 {
+			w = 1
+		}
+		p.backends = append(p.backends, &Backend{
+			addr:     addr,
+			basePath: strings.TrimSuffix(u.EscapedPath(), "/"),
+			weight:   w,
+			conns:    newConnPool(addr, dialer, o.MaxIdleConns, o.IdleConnTimeout),
+		})
+	}
+	if o.H2C {
+		p.h2 = newH2CTransport(dialer, o)
+	}
+	return p, nil
+}
+
+// Name is the pool's configured name.
+func (p *Pool) Name() string { return p.name }
+
+// first picks the index of the backend for a request's first attempt.
+// Attempt k goes to backend (first+k) mod n, so a retry never lands on the
+// backend that just failed while others exist.
+func (p *Pool) first() int {
+	n := len(p.backends)
+	if n == 1 {
+		return 0
+	}
+	if p.random {
+		return rand.IntN(n)
+	}
+	return int(p.next.Add(1) % uint64(n))
+}
+
+func (p *Pool) backend(first, try int) *Backend {
+	return p.backends[(first+try)%len(p.backends)]
+}
+
+// Close drops idle connections and stops background work. In-flight
+// requests finish on the connections they hold; those are closed when
+// returned.
+func (p *Pool) Close() {
+	for _, b := range p.backends {
+		b.conns.close()
+	}
+	if p.h2 != nil {
+		p.h2.CloseIdleConnections()
+	}
+}

@@ -1,0 +1,497 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Proxy is the terminal handler that sends a request to a pool.
+type Proxy struct {
+	Pool *Pool
+	// StripPrefix is removed from the request path (segment-wise) and
+	// AddPrefix put in front of what is left, before the backend's own
+	// base path is prepended.
+	StripPrefix string
+	AddPrefix   string
+	// HostHeader is the Host sent upstream: "" keeps the client's,
+	// "upstream" uses the backend's host:port, anything else is literal.
+	HostHeader string
+	Trust      *Trust
+}
+
+// aLongTimeAgo is a deadline that makes blocked I/O return at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.Pool.h2 != nil {
+		p.serveH2(w, r)
+		return
+	}
+	upgrade := upgradeOf(r)
+	fwd := forwardingFor(r, p.Trust)
+	h := requestHead{fwd: &fwd, framing: framingOf(r), upgrade: upgrade}
+	if h.framing == bodyLength || h.framing == bodyChunked {
+		h.expect100 = hasToken(r.Header["Expect"], "100-continue")
+	}
+	replayable := (h.framing == bodyNone || h.framing == bodyZero) && idempotent(r.Method)
+	first := p.Pool.first()
+	for try := 0; ; try++ {
+		b := p.Pool.backend(first, try)
+		h.host = p.hostFor(r, b)
+		h.uri = b.basePath + p.outgoingURI(r)
+		started, err := p.exchange(w, r, b, &h, replayable)
+		if err == nil {
+			return
+		}
+		var ue *Error
+		if errors.As(err, &ue) && ue.Kind == KindClientGone {
+			return
+		}
+		if !started && ue != nil && ue.Retryable && try < p.Pool.retries {
+			continue
+		}
+		WriteError(w, err, started)
+		return
+	}
+}
+
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// upgradeOf returns the protocol an HTTP/1.1 client asks to switch to, or
+// "". h2c is never tunnelled: such a request is proxied as a plain one.
+func upgradeOf(r *http.Request) string {
+	if r.ProtoMajor != 1 {
+		return ""
+	}
+	up := r.Header.Get("Upgrade")
+	if up == "" || !hasToken(r.Header["Connection"], "upgrade") || hasToken([]string{up}, "h2c") {
+		return ""
+	}
+	return up
+}
+
+func (p *Proxy) hostFor(r *http.Request, b *Backend) string {
+	switch p.HostHeader {
+	case "":
+		return r.Host
+	case "upstream":
+		return b.addr
+	}
+	return p.HostHeader
+}
+
+// outgoingURI is the escaped path and query sent upstream, after prefix
+// rewriting. The client's own escaping is kept.
+func (p *Proxy) outgoingURI(r *http.Request) string {
+	path := r.URL.EscapedPath()
+	if p.StripPrefix != "" {
+		if rest, ok := cutSegmentPrefix(path, p.StripPrefix); ok {
+			path = rest
+		}
+	}
+	if p.AddPrefix != "" {
+		path = strings.TrimSuffix(p.AddPrefix, "/") + path
+	}
+	if path == "" || path[0] != '/' {
+		path = "/" + path
+	}
+	if r.URL.RawQuery != "" || r.URL.ForceQuery {
+		return path + "?" + r.URL.RawQuery
+	}
+	return path
+}
+
+// cutSegmentPrefix removes prefix from path when it ends on a segment
+// boundary: "/api" strips "/api/x" to "/x" and "/api" to "", not "/apix".
+func cutSegmentPrefix(path, prefix string) (string, bool) {
+	prefix = strings.TrimSuffix(prefix, "/")
+	if !strings.HasPrefix(path, prefix) {
+		return path, false
+	}
+	rest := path[len(prefix):]
+	if rest != "" && rest[0] != '/' {
+		return path, false
+	}
+	return rest, true
+}
+
+// exchange does one attempt against backend b. started reports whether
+// the response head was already written downstream, after which a failure
+// can only abort the stream.
+func (p *Proxy) exchange(w http.ResponseWriter, r *http.Request, b *Backend, h *requestHead, replayable bool) (started bool, err error) {
+	ctx := r.Context()
+	b.inflight.Add(1)
+	defer b.inflight.Add(-1)
+	c, err := b.conns.get(ctx)
+	if err != nil {
+		return false, p.fail(ctx, b, KindDial, true, err)
+	}
+	// A client that goes away interrupts whatever the backend side is
+	// blocked on; no goroutine waits for that.
+	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
+	reusable := false
+	defer func() {
+		if !stop() || !reusable {
+			c.nc.Close()
+			return
+		}
+		c.pool.put(c)
+	}()
+	for {
+		started, reusable, err = p.roundTrip(w, r, c, h)
+		if err == nil || started || !c.reused || !replayable || !isStale(err) {
+			break
+		}
+		// The backend closed a kept-alive connection as we reused it:
+		// nothing was processed, so try once more on a fresh one.
+		c.nc.Close()
+		if c, err = b.conns.get(ctx); err != nil {
+			return false, p.fail(ctx, b, KindDial, true, err)
+		}
+		c.reused = false
+	}
+	if err != nil {
+		return started, p.classify(ctx, b, err, replayable)
+	}
+	return started, nil
+}
+
+func isStale(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "broken pipe")
+}
+
+func (p *Proxy) fail(ctx context.Context, b *Backend, kind Kind, retryable bool, err error) *Error {
+	if ctx.Err() != nil {
+		kind, retryable = KindClientGone, false
+	} else if kind == KindDial && isTimeout(err) {
+		kind = KindTimeout
+	}
+	return &Error{Pool: p.Pool.name, Backend: b.addr, Kind: kind, Retryable: retryable, Err: err}
+}
+
+func (p *Proxy) classify(ctx context.Context, b *Backend, err error, replayable bool) *Error {
+	var ue *Error
+	if errors.As(err, &ue) {
+		ue.Pool, ue.Backend = p.Pool.name, b.addr
+		return ue
+	}
+	switch {
+	case errors.Is(err, errMalformed):
+		return p.fail(ctx, b, KindProtocol, replayable, err)
+	case isTimeout(err):
+		return p.fail(ctx, b, KindTimeout, replayable, err)
+	}
+	return p.fail(ctx, b, KindIO, replayable, err)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// errClientBody marks a failure reading the downstream request body: the
+// client's fault, not the backend's.
+var errClientBody = errors.New("reading request body")
+
+// roundTrip sends the request on c and relays the response. reusable is
+// true when c ended the exchange in a clean keep-alive state.
+func (p *Proxy) roundTrip(w http.ResponseWriter, r *http.Request, c *conn, h *requestHead) (started, reusable bool, err error) {
+	writeRequestHead(c.bw, r, h)
+	sendBody := h.framing == bodyLength || h.framing == bodyChunked
+	var head responseHead
+	if sendBody && h.expect100 {
+		if err := c.bw.Flush(); err != nil {
+			return false, false, err
+		}
+		got, err := p.awaitContinue(c, &head)
+		if err != nil {
+			return false, false, err
+		}
+		if got { // a final answer before the body: relay it, drop the conn
+			started, _, err = p.relay(w, r, c, &head)
+			return started, false, err
+		}
+	}
+	if sendBody {
+		if err := sendRequestBody(c, r, h.framing); err != nil {
+			return false, false, err
+		}
+	}
+	if err := c.bw.Flush(); err != nil {
+		return false, false, err
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(p.Pool.firstByteTimeout))
+	for {
+		if err := readResponseHead(c.br, &head); err != nil {
+			return false, false, err
+		}
+		if head.status >= 200 || head.status == http.StatusSwitchingProtocols {
+			break
+		}
+		if head.status == http.StatusEarlyHints {
+			relayHeaders(w.Header(), &head)
+			w.WriteHeader(http.StatusEarlyHints)
+		}
+	}
+	_ = c.nc.SetReadDeadline(time.Time{})
+	if head.status == http.StatusSwitchingProtocols {
+		if h.upgrade == "" {
+			return false, false, errMalformed
+		}
+		return true, false, p.tunnel(w, c, &head)
+	}
+	return p.relay(w, r, c, &head)
+}
+
+// awaitContinue waits briefly for the backend's answer to Expect:
+// 100-continue. got is true when the backend sent a final response
+// instead; on 100 or silence the body is sent.
+func (p *Proxy) awaitContinue(c *conn, head *responseHead) (got bool, err error) {
+	_ = c.nc.SetReadDeadline(time.Now().Add(time.Second))
+	err = readResponseHead(c.br, head)
+	_ = c.nc.SetReadDeadline(time.Time{})
+	switch {
+	case err != nil && isTimeout(err) && c.br.Buffered() == 0:
+		return false, nil
+	case err != nil:
+		return false, err
+	case head.status == http.StatusContinue:
+		return false, nil
+	case head.status >= 200:
+		return true, nil
+	}
+	return false, errMalformed
+}
+
+// sendRequestBody streams the downstream body to the backend in its own
+// framing. A read error is the client's; a write error the backend's.
+func sendRequestBody(c *conn, r *http.Request, framing bodyFraming) error {
+	bufp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bufp)
+	buf := *bufp
+	var sent int64
+	for {
+		n, rerr := r.Body.Read(buf)
+		if n > 0 {
+			sent += int64(n)
+			if framing == bodyChunked {
+				writeChunkHeader(c, n)
+			}
+			if _, err := c.bw.Write(buf[:n]); err != nil {
+				return err
+			}
+			if framing == bodyChunked {
+				c.bw.WriteString("\r\n")
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return &Error{Kind: KindClientGone, Err: errors.Join(errClientBody, rerr)}
+		}
+	}
+	if framing == bodyLength && sent != r.ContentLength {
+		return &Error{Kind: KindClientGone, Err: errClientBody}
+	}
+	if framing == bodyChunked {
+		c.bw.WriteString("0\r\n")
+		for k, vv := range r.Trailer {
+			if validFieldName(k) {
+				for _, v := range vv {
+					if validFieldValue(v) {
+						writeField(c.bw, k, v)
+					}
+				}
+			}
+		}
+		c.bw.WriteString("\r\n")
+	}
+	return nil
+}
+
+func writeChunkHeader(c *conn, n int) {
+	const hex = "0123456789abcdef"
+	var b [18]byte
+	i := len(b) - 2
+	b[i], b[i+1] = '\r', '\n'
+	for {
+		i--
+		b[i] = hex[n&0xf]
+		n >>= 4
+		if n == 0 {
+			break
+		}
+	}
+	c.bw.Write(b[i:])
+}
+
+// relayHeaders copies the end-to-end response fields into dst.
+func relayHeaders(dst http.Header, head *responseHead) {
+	var connection []string
+	for _, f := range head.fields {
+		if f.k == "Connection" {
+			connection = append(connection, f.v)
+		}
+	}
+	for _, f := range head.fields {
+		if isHopHeader(f.k) || (connection != nil && connectionListed(connection, f.k)) {
+			continue
+		}
+		dst[f.k] = append(dst[f.k], f.v)
+	}
+}
+
+// relay writes the response head downstream and copies the body. It
+// reports whether the connection may be reused.
+func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, c *conn, head *responseHead) (started, reusable bool, err error) {
+	dst := w.Header()
+	relayHeaders(dst, head)
+	if _, ok := dst["Content-Type"]; !ok {
+		dst["Content-Type"] = nil // no sniffing: a proxy adds no type of its own
+	}
+	bodyless := r.Method == http.MethodHead || head.status == http.StatusNoContent ||
+		head.status == http.StatusNotModified || head.status < 200
+	if head.contentLength >= 0 && !bodyless {
+		dst["Content-Length"] = []string{formatInt(head.contentLength)}
+	} else if bodyless && head.contentLength >= 0 && r.Method == http.MethodHead {
+		dst["Content-Length"] = []string{formatInt(head.contentLength)}
+	}
+	if head.chunked {
+		// Announced trailers make net/http keep chunked framing even for
+		// a short body, so the trailers have somewhere to go.
+		for _, f := range head.fields {
+			if f.k == "Trailer" {
+				dst["Trailer"] = append(dst["Trailer"], f.v)
+			}
+		}
+	}
+	w.WriteHeader(head.status)
+	if bodyless {
+		return true, !head.close, nil
+	}
+	switch {
+	case head.chunked:
+		err = copyChunked(w, c, streamingType(dst))
+	case head.contentLength >= 0:
+		err = copyLength(w, c, head.contentLength, streamingType(dst))
+	default: // delimited by close
+		err = copyStream(w, c.br, c.br, true)
+		return true, false, err
+	}
+	return true, err == nil && !head.close, err
+}
+
+func formatInt(n int64) string {
+	var b [20]byte
+	i := len(b)
+	if n == 0 {
+		return "0"
+	}
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
+
+func streamingType(h http.Header) bool {
+	ct := h["Content-Type"]
+	return len(ct) > 0 && strings.HasPrefix(ct[0], "text/event-stream")
+}
+
+// copyLength copies a body of known length. What the read buffer holds
+// is written first; the rest goes straight from the socket so that
+// net/http can hand it to the kernel (splice) when both ends are TCP.
+func copyLength(w http.ResponseWriter, c *conn, n int64, stream bool) error {
+	if stream {
+		return copyStream(w, io.LimitReader(c.br, n), c.br, true)
+	}
+	if k := c.br.Buffered(); k > 0 {
+		if int64(k) > n {
+			k = int(n)
+		}
+		b, _ := c.br.Peek(k)
+		if _, err := w.Write(b); err != nil {
+			return clientGone(err)
+		}
+		_, _ = c.br.Discard(k)
+		n -= int64(k)
+	}
+	if n == 0 {
+		return nil
+	}
+	var src io.Reader = c.nc
+	if c.tcp != nil {
+		src = c.tcp
+	}
+	lr := &io.LimitedReader{R: src, N: n}
+	bufp := copyBufs.Get().(*[]byte)
+	_, err := io.CopyBuffer(w, lr, *bufp)
+	copyBufs.Put(bufp)
+	if err == nil && lr.N > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// copyChunked decodes the backend's chunked body, re-sent downstream in
+// the downstream's own framing, then relays the trailers.
+func copyChunked(w http.ResponseWriter, c *conn, stream bool) error {
+	cr := httputil.NewChunkedReader(c.br)
+	if err := copyStream(w, cr, c.br, true); err != nil {
+		return err
+	}
+	return readTrailers(c.br, w.Header())
+}
+
+// copyStream copies until EOF, flushing whenever the backend has nothing
+// more buffered, so streamed responses (server-sent events, chunked
+// progress) reach the client at once while a fast body is batched.
+func copyStream(w http.ResponseWriter, src io.Reader, br interface{ Buffered() int }, flush bool) error {
+	bufp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bufp)
+	buf := *bufp
+	rc := http.NewResponseController(w)
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			if _, err := w.Write(buf[:n]); err != nil {
+				return clientGone(err)
+			}
+			if flush && br.Buffered() == 0 {
+				if err := rc.Flush(); err != nil {
+					return clientGone(err)
+				}
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+func clientGone(err error) error {
+	return &Error{Kind: KindClientGone, Err: err}
+}

@@ -1,0 +1,99 @@
+package upstream
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// tunnel completes an HTTP/1.1 protocol switch (WebSocket and the like):
+// the backend said 101, so the downstream connection is taken over from
+// net/http and bytes flow both ways until either side closes. The
+// downstream connection belongs to the listener, not to a configuration
+// generation, so a reload does not end the tunnel.
+func (p *Proxy) tunnel(w http.ResponseWriter, c *conn, head *responseHead) error {
+	down, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return err
+	}
+	defer down.Close()
+	_ = down.SetDeadline(time.Time{})
+	// The 101 head is written by hand: net/http no longer owns the conn.
+	bw := brw.Writer
+	bw.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
+	var connection []string
+	for _, f := range head.fields {
+		if f.k == "Connection" {
+			connection = append(connection, f.v)
+		}
+	}
+	for _, f := range head.fields {
+		if f.k == "Connection" || f.k == "Upgrade" || f.k == "Keep-Alive" || connectionListed(connection, f.k) {
+			continue
+		}
+		writeField(bw, f.k, f.v)
+	}
+	for k, vv := range w.Header() { // response headers set by middleware
+		for _, v := range vv {
+			if validFieldName(k) && validFieldValue(v) {
+				writeField(bw, k, v)
+			}
+		}
+	}
+	bw.WriteString("Connection: Upgrade\r\nUpgrade: ")
+	bw.WriteString(head.upgrade)
+	bw.WriteString("\r\n\r\n")
+	if err := bw.Flush(); err != nil {
+		return clientGone(err)
+	}
+	// Bytes either side already read ahead belong to the other side.
+	if n := c.br.Buffered(); n > 0 {
+		b, _ := c.br.Peek(n)
+		if _, err := down.Write(b); err != nil {
+			return clientGone(err)
+		}
+	}
+	var fromClient io.Reader = down
+	if n := brw.Reader.Buffered(); n > 0 {
+		fromClient = io.MultiReader(io.LimitReader(brw.Reader, int64(n)), down)
+	}
+	// When one direction ends, the other gets a short grace period to
+	// finish its close handshake, so a peer that never closes cannot pin
+	// the tunnel forever.
+	var once sync.Once
+	grace := func() {
+		once.Do(func() {
+			t := time.Now().Add(tunnelCloseGrace)
+			_ = down.SetDeadline(t)
+			_ = c.nc.SetDeadline(t)
+		})
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, _ = io.Copy(c.nc, fromClient)
+		closeWrite(c.nc)
+		grace()
+	}()
+	_, _ = io.Copy(down, c.nc)
+	closeWrite(down)
+	grace()
+	wg.Wait()
+	return nil
+}
+
+const tunnelCloseGrace = 5 * time.Second
+
+// closeWrite half-closes when the connection supports it so the other
+// side sees EOF while its own direction drains.
+func closeWrite(c net.Conn) {
+	type closeWriter interface{ CloseWrite() error }
+	if cw, ok := c.(closeWriter); ok {
+		_ = cw.CloseWrite()
+		return
+	}
+	_ = c.Close()
+}
