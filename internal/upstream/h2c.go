@@ -140,4 +140,3 @@ func cleanRequestHeaders(h http.Header) {
 		h["Te"] = []string{"trailers"}
 	}
 }
-

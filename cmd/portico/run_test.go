@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/portico-proxy/portico/internal/config"
+)
+
+// testInstance starts Portico from a config file written to a temp dir,
+// on a free loopback port, and returns its base URL and the file path.
+func testInstance(t *testing.T, yaml string) (*instance, string, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "portico.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	inst, err := start(cfg, log, func() (*config.Config, error) { return config.Load(path) }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(inst.shutdown)
+	return inst, "http://" + inst.servers[0].Addr().String(), path
+}
+
+func proxyConfig(backend string) string {
+	return fmt.Sprintf("listeners:\n  - addr: \"127.0.0.1:0\"\nroutes:\n  - match: /\n    proxy: %q\n", backend)
+}
+
+// namedBackend answers with its name, and echoes WebSocket messages
+// prefixed with its name.
+func namedBackend(t *testing.T, name string) *httptest.Server {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ws" {
+			c, err := websocket.Accept(w, r, nil)
+			if err != nil {
+				return
+			}
+			defer c.CloseNow()
+			for {
+				typ, msg, err := c.Read(r.Context())
+				if err != nil {
+					return
+				}
+				if err := c.Write(r.Context(), typ, append([]byte(name+":"), msg...)); err != nil {
+					return
+				}
+			}
+		}
+		io.WriteString(w, name)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func TestReloadUnderLoadDropsNothingAndKeepsWebSockets(t *testing.T) {
+	a, b := namedBackend(t, "a"), namedBackend(t, "b")
+	inst, url, path := testInstance(t, proxyConfig(a.URL))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	echo := func() string {
+		if err := ws.Write(ctx, websocket.MessageText, []byte("ping")); err != nil {
+			t.Fatalf("websocket write: %v", err)
+		}
+		_, msg, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("websocket read: %v", err)
+		}
+		return string(msg)
+	}
+	if got := echo(); got != "a:ping" {
+		t.Fatalf("websocket before reload: got %q, want a:ping", got)
+	}
+
+	// A bounded load: 4 workers, 300 requests each, while the config flips
+	// between the two backends.
+	var failed, done atomic.Int64
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 10 * time.Second}
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 300; i++ {
+				res, err := client.Get(url + "/")
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 || (string(body) != "a" && string(body) != "b") {
+					failed.Add(1)
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	for i := 0; i < 10; i++ {
+		next := a.URL
+		if i%2 == 0 {
+			next = b.URL
+		}
+		if err := os.WriteFile(path, []byte(proxyConfig(next)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := inst.reload(); err != nil {
+			t.Fatalf("reload %d: %v", i, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Fatalf("%d of %d requests failed across reloads, want 0", failed.Load(), done.Load())
+	}
+	// The WebSocket was opened on the first generation and still works:
+	// it belongs to the listener, and its backend is still a.
+	if got := echo(); got != "a:ping" {
+		t.Fatalf("websocket after reloads: got %q, want a:ping", got)
+	}
+	// New requests see the last config (b after an odd number of flips? 10 flips end on a).
+	res, err := http.Get(url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if string(body) != "a" {
+		t.Fatalf("after reloads got %q, want a", body)
+	}
+}
+
+func TestInvalidReloadKeepsRunningGeneration(t *testing.T) {
+	a := namedBackend(t, "a")
+	inst, url, path := testInstance(t, proxyConfig(a.URL))
+	if err := os.WriteFile(path, []byte("listeners: [{addr: \"127.0.0.1:0\"}]\nroutes:\n  - match: /\n    proxy: nowhere\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := inst.reload()
+	if err == nil || !strings.Contains(err.Error(), "config kept") || !strings.Contains(err.Error(), "nowhere") {
+		t.Fatalf("reload error = %v, want a config error about the undefined upstream", err)
+	}
+	res, err := http.Get(url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if string(body) != "a" {
+		t.Fatalf("after a broken reload got %q, want the old config's answer a", body)
+	}
+}
+
+func TestWebSocketThroughProxyIsFullDuplex(t *testing.T) {
+	a := namedBackend(t, "a")
+	_, url, _ := testInstance(t, proxyConfig(a.URL))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	// Several messages in flight before any reply is read.
+	for i := 0; i < 5; i++ {
+		if err := ws.Write(ctx, websocket.MessageText, []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 5; i++ {
+		_, msg, err := ws.Read(ctx)
+		if err != nil || string(msg) != fmt.Sprintf("a:%d", i) {
+			t.Fatalf("message %d: got %q %v", i, msg, err)
+		}
+	}
+	ws.Close(websocket.StatusNormalClosure, "")
+}
