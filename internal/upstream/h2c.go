@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -33,11 +34,13 @@ func (p *Proxy) serveH2(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	out := r.Clone(ctx)
 	out.RequestURI = ""
-	out.URL.Scheme = "http"
-	out.URL.Host = b.addr
-	uri := b.basePath + p.outgoingURI(r)
-	out.URL.Path, out.URL.RawPath, out.URL.RawQuery = "", "", ""
-	out.URL.Opaque = "//" + b.addr + uri
+	u, err := url.ParseRequestURI(b.basePath + p.outgoingURI(r))
+	if err != nil {
+		WriteStatus(w, http.StatusBadRequest)
+		return
+	}
+	u.Scheme, u.Host = "http", b.addr
+	out.URL = u
 	out.Host = p.hostFor(r, b)
 	if r.ContentLength == 0 {
 		out.Body = nil
@@ -67,8 +70,20 @@ func (p *Proxy) serveH2(w http.ResponseWriter, r *http.Request) {
 	}
 	defer res.Body.Close()
 	dst := w.Header()
+	// A gRPC "Trailers-Only" answer carries its status in the only header
+	// block. Downstream the headers go out first, so the status must be
+	// sent as trailers or the client sees a stream without them.
+	_, trailersOnly := res.Header["Grpc-Status"]
+	var lateTrailers http.Header
 	for k, vv := range res.Header {
 		if isHopHeader(k) {
+			continue
+		}
+		if trailersOnly && (k == "Grpc-Status" || k == "Grpc-Message" || k == "Grpc-Status-Details-Bin") {
+			if lateTrailers == nil {
+				lateTrailers = http.Header{}
+			}
+			lateTrailers[k] = vv
 			continue
 		}
 		dst[k] = vv
@@ -106,6 +121,9 @@ func (p *Proxy) serveH2(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
+	}
+	for k, vv := range lateTrailers {
+		dst[http.TrailerPrefix+k] = vv
 	}
 	for k, vv := range res.Trailer {
 		if announced[k] {
