@@ -250,7 +250,13 @@ func (p *Proxy) roundTrip(w http.ResponseWriter, r *http.Request, c *conn, h *re
 			w.WriteHeader(http.StatusEarlyHints)
 		}
 	}
-	_ = c.nc.SetReadDeadline(time.Time{})
+	// The first-byte deadline is lifted before a body is read from the
+	// socket (streams may pause for long). A body already in the buffer
+	// needs no socket read, so the common small response skips the call;
+	// the next exchange on this connection sets its own deadline.
+	if head.contentLength < 0 || int64(c.br.Buffered()) < head.contentLength || head.status == http.StatusSwitchingProtocols {
+		_ = c.nc.SetReadDeadline(time.Time{})
+	}
 	if head.status == http.StatusSwitchingProtocols {
 		if h.upgrade == "" {
 			return false, false, errMalformed
