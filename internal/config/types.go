@@ -38,11 +38,16 @@ type Config struct {
 	// yet" at their line instead of "unknown key".
 	Cache   *Unsupported
 	Cluster *Unsupported
+
+	// pos maps key paths ("routes[0].match.path") to where they were
+	// written, so Validate can point at a line without a Pos field on every
+	// value. Nil for configs built in code.
+	pos posTable
 }
 
 // Admin configures the admin listener.
 type Admin struct {
-	Addr string // default "127.0.0.1:9901"; must be loopback unless AllowRemote
+	Addr string // default "127.0.0.1:9901"; must be a loopback host
 	Pos  Pos
 }
 

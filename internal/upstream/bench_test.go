@@ -101,4 +101,3 @@ func BenchmarkProxy(b *testing.B) {
 	b.Run("1KiB/4backends", func(b *testing.B) { benchmarkProxy(b, 4, 1024) })
 	b.Run("256KiB/1backend", func(b *testing.B) { benchmarkProxy(b, 1, 256<<10) })
 }
-
