@@ -1,0 +1,106 @@
+package config
+
+import (
+	"slices"
+	"strings"
+)
+
+var (
+	balances      = []string{"round_robin", "random"}
+	laterBalances = []string{"weighted", "least_conn", "p2c", "hash"}
+	protocols     = []string{"http1", "h2c"}
+)
+
+const maxRetries = 10
+
+func (v *validator) upstreams() {
+	for _, name := range v.c.upstreamNames() {
+		p := keyPath("upstreams", name)
+		u := v.c.Upstreams[name]
+		if u == nil {
+			v.errorf(p, "missing upstream definition")
+			continue
+		}
+		if !validName(name) {
+			v.errorf(p, "upstream name %q may only use letters, digits, \"_\", \"-\" and \".\"", name)
+		}
+		v.upstream(p, u)
+	}
+}
+
+// validName keeps upstream names apart from URLs and from the "route:"
+// names given to inline proxy URLs.
+func validName(s string) bool {
+	return s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r == '_' || r == '-' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	})
+}
+
+func (v *validator) upstream(path string, u *Upstream) {
+	if len(u.Backends) == 0 {
+		v.errorf(path+".backends", "at least one backend is required")
+	}
+	for i := range u.Backends {
+		b := &u.Backends[i]
+		p := indexPath(path+".backends", i)
+		v.backendURL(p+".url", &b.URL)
+		if b.Weight < 0 || b.Weight == 0 && v.has(p+".weight") {
+			v.errorf(p+".weight", "must be at least 1")
+		}
+		if u.Protocol == "h2c" && strings.HasPrefix(b.URL, "https:") {
+			v.errorf(p+".url", "h2c is HTTP/2 without TLS and needs an http:// backend")
+		}
+	}
+	if u.Balance != "" && !slices.Contains(balances, u.Balance) {
+		v.errorf(path+".balance", "%s", notYetOr("balance", u.Balance, laterBalances, balances))
+	}
+	if u.HashKey != "" && u.Balance != "hash" {
+		v.errorf(path+".hash_key", "only used with balance: hash")
+	}
+	if u.Protocol != "" && !slices.Contains(protocols, u.Protocol) {
+		v.errorf(path+".protocol", "unknown protocol %q; use one of: %s", u.Protocol, strings.Join(protocols, ", "))
+	}
+	if u.Retries < 0 || u.Retries > maxRetries {
+		v.errorf(path+".retries", "must be from 0 to %d", maxRetries)
+	}
+	if u.MaxIdleConns < 0 {
+		v.errorf(path+".max_idle_conns", "must not be negative")
+	}
+	v.nonNegative(path+".connect_timeout", u.ConnectTimeout)
+	v.nonNegative(path+".first_byte_timeout", u.FirstByteTimeout)
+	v.nonNegative(path+".idle_conn_timeout", u.IdleConnTimeout)
+	v.health(path+".health", u.Health)
+}
+
+func (v *validator) health(path string, h *Health) {
+	if h == nil {
+		return
+	}
+	switch {
+	case h.Path == "":
+		v.errorf(path+".path", "required")
+	case !strings.HasPrefix(h.Path, "/"):
+		v.errorf(path+".path", `must start with "/"`)
+	}
+	v.nonNegative(path+".interval", h.Interval)
+	v.nonNegative(path+".timeout", h.Timeout)
+	if h.Interval > 0 && h.Timeout > h.Interval {
+		v.errorf(path+".timeout", "must not be longer than interval (%v)", h.Interval)
+	}
+}
+
+// backendURL checks a backend URL and stores it with its port spelled
+// out, so the upstream package never guesses a default.
+func (v *validator) backendURL(path string, raw *string) bool {
+	if *raw == "" {
+		v.errorf(path, "required")
+		return false
+	}
+	norm, msg := checkURL(*raw)
+	if msg != "" {
+		v.errorf(path, "%s", msg)
+		return false
+	}
+	*raw = norm
+	return true
+}
