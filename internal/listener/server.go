@@ -1,0 +1,186 @@
+// Package listener owns downstream connections: the sockets Portico
+// accepts on, their guards (per-IP connection limit, strict HTTP/1.1
+// framing, progress-reset deadlines), the net/http servers for HTTP/1.1,
+// h2c and HTTP/2 over TLS, graceful drain, and the atomic pointer to the
+// current configuration generation.
+//
+// Connections belong to the listener, not to a generation: a reload swaps
+// the generation under them, so open keep-alive connections and hijacked
+// WebSockets live on. It must not match routes or talk to backends; it
+// hands each request to the current generation.
+package listener
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/router"
+	"github.com/portico-proxy/portico/internal/upstream"
+)
+
+// Current is the live generation. Reload stores a new one; each request
+// loads it once and finishes on what it loaded.
+type Current struct{ p atomic.Pointer[router.Generation] }
+
+// Load returns the live generation.
+func (c *Current) Load() *router.Generation { return c.p.Load() }
+
+// Swap makes g live and returns the one it replaces.
+func (c *Current) Swap(g *router.Generation) *router.Generation { return c.p.Swap(g) }
+
+// Server serves one listener address.
+type Server struct {
+	key    string
+	cfg    config.Listener
+	cur    *Current
+	srv    *http.Server
+	ln     net.Listener
+	log    *slog.Logger
+	maxHdr int
+}
+
+// New binds the listener's address at once, so a busy port is reported
+// at start, and prepares its server. Serve starts accepting.
+func New(cfg config.Listener, cur *Current, log *slog.Logger) (*Server, error) {
+	lim := cfg.Limits
+	s := &Server{key: router.ListenerKey(&cfg), cfg: cfg, cur: cur, log: log, maxHdr: lim.MaxHeaderCount}
+	inner, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listener %s: %w", cfg.Addr, err)
+	}
+	var tlsConf *tls.Config
+	if cfg.TLS != nil {
+		if tlsConf, err = loadTLS(cfg.TLS); err != nil {
+			inner.Close()
+			return nil, fmt.Errorf("listener %s: %w", cfg.Addr, err)
+		}
+	}
+	s.ln = newGuardedListener(inner, guardOptions{
+		WriteIdle:      lim.WriteIdleTimeout,
+		MaxConnsPerIP:  lim.MaxConnsPerIP,
+		StrictFraming:  tlsConf == nil, // under TLS the guard would see ciphertext
+		MaxHeaderBytes: int(lim.MaxHeaderBytes),
+	})
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	if tlsConf != nil {
+		protos.SetHTTP2(true)
+		s.ln = tls.NewListener(s.ln, tlsConf)
+	} else {
+		protos.SetUnencryptedHTTP2(true)
+	}
+	s.srv = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: lim.ReadHeaderTimeout,
+		IdleTimeout:       lim.IdleTimeout,
+		MaxHeaderBytes:    headerBudget(lim.MaxHeaderBytes),
+		Protocols:         &protos,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams: lim.MaxConcurrentStreams,
+			MaxReadFrameSize:     1 << 20,
+		},
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// headerBudget converts Portico's limit into net/http's MaxHeaderBytes,
+// which net/http extends by 4 KiB of read-buffer slack.
+func headerBudget(limit int64) int {
+	if limit > 8<<10 {
+		return int(limit) - 4<<10
+	}
+	return int(limit)
+}
+
+func loadTLS(c *config.TLS) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	for _, p := range c.Certs {
+		cert, err := tls.LoadX509KeyPair(p.Cert, p.Key)
+		if err != nil {
+			return nil, fmt.Errorf("tls: certificate %s: %w", p.Cert, err)
+		}
+		tc.Certificates = append(tc.Certificates, cert)
+	}
+	if len(tc.Certificates) == 0 {
+		return nil, errors.New("tls: no certificates")
+	}
+	return tc, nil
+}
+
+// Addr is the bound address (useful with port 0).
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Serve accepts until Shutdown. It returns nil after a clean shutdown.
+func (s *Server) Serve() error {
+	err := s.srv.Serve(s.ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting, lets in-flight requests finish until ctx
+// ends, then closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		_ = s.srv.Close()
+	}
+	return err
+}
+
+// ServeHTTP applies the per-request guards and hands the request to the
+// current generation.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.maxHdr > 0 && fieldCount(r.Header) > s.maxHdr {
+		upstream.WriteStatus(w, http.StatusRequestHeaderFieldsTooLarge)
+		return
+	}
+	if idle := s.cfg.Limits.ReadIdleTimeout; idle > 0 && r.ContentLength != 0 && r.Body != http.NoBody {
+		r.Body = &idleBody{ReadCloser: r.Body, rc: http.NewResponseController(w), idle: idle}
+	}
+	s.cur.Load().Handler(s.key).ServeHTTP(w, r)
+}
+
+func fieldCount(h http.Header) int {
+	n := 0
+	for _, vv := range h {
+		n += len(vv)
+	}
+	return n
+}
+
+// idleBody gives request body reads a deadline that moves with progress:
+// a large upload that keeps sending never times out, a stalled one does.
+// The deadline is cleared at the end of the body so that net/http's own
+// idle handling takes over again.
+type idleBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	idle time.Duration
+	last time.Time
+	done bool
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	if now := time.Now(); now.Sub(b.last) > time.Second {
+		_ = b.rc.SetReadDeadline(now.Add(b.idle))
+		b.last = now
+	}
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && !b.done {
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
+}
