@@ -21,7 +21,9 @@ type conn struct {
 	pool     *connPool
 	idleAt   time.Time
 	reused   bool
-	inTunnel bool
+	// head is reused by every exchange on this connection, so its field
+	// slice is allocated once.
+	head responseHead
 }
 
 const (

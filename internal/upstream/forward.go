@@ -1,7 +1,6 @@
 package upstream
 
 import (
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -96,31 +95,32 @@ func peerIP(remoteAddr string) netip.Addr {
 	return ip.Unmap()
 }
 
-// forwarded holds the values Portico sends upstream for one request.
+// forwarded holds the values Portico sends upstream for one request. The
+// common case (an untrusted peer) is built from substrings of the request
+// and costs no allocation.
 type forwarded struct {
-	xff, proto, host, rfc7239 string
+	xff   string // full X-Forwarded-For value
+	proto string
+	host  string
+	node  string // the client for Forwarded: an IPv4 address or a quoted "[v6]"
+	// prior is the incoming Forwarded value kept from a trusted peer.
+	prior string
 }
 
 // forwardingFor computes X-Forwarded-For/Proto/Host and Forwarded. From an
 // untrusted peer the incoming values are replaced; from a trusted one the
 // peer is appended to the chain and Proto/Host are kept.
 func forwardingFor(r *http.Request, trust *Trust) forwarded {
-	ip := peerIP(r.RemoteAddr)
-	ipText := ip.String()
-	if !ip.IsValid() {
-		ipText, _, _ = net.SplitHostPort(r.RemoteAddr)
-	}
+	ipText := hostOf(r.RemoteAddr)
 	proto := "http"
 	if r.TLS != nil {
 		proto = "https"
 	}
-	f := forwarded{xff: ipText, proto: proto, host: r.Host}
-	node := ipText
-	if ip.Is6() {
-		node = `"[` + ipText + `]"`
+	f := forwarded{xff: ipText, proto: proto, host: r.Host, node: ipText}
+	if strings.IndexByte(ipText, ':') >= 0 {
+		f.node = `"[` + ipText + `]"`
 	}
-	f.rfc7239 = "for=" + node + ";host=" + quoteForwarded(r.Host) + ";proto=" + proto
-	if !trust.trusted(ip) {
+	if trust == nil || len(trust.prefixes) == 0 || !trust.trusted(peerIP(r.RemoteAddr)) {
 		return f
 	}
 	if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 {
@@ -133,19 +133,62 @@ func forwardingFor(r *http.Request, trust *Trust) forwarded {
 		f.host = h
 	}
 	if prior := r.Header["Forwarded"]; len(prior) > 0 {
-		f.rfc7239 = strings.Join(prior, ", ") + ", " + f.rfc7239
+		f.prior = strings.Join(prior, ", ")
 	}
 	return f
 }
 
-// quoteForwarded quotes a Forwarded parameter value unless it is a token
-// (RFC 7239 section 4): host:port has a colon and must be quoted.
-func quoteForwarded(v string) string {
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
-			return `"` + strings.ReplaceAll(strings.ReplaceAll(v, `\`, `\\`), `"`, `\"`) + `"`
-		}
+// hostOf is the host part of a host:port address, without brackets.
+func hostOf(addr string) string {
+	host := addr
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 && strings.IndexByte(addr[i:], ']') < 0 {
+		host = addr[:i]
 	}
-	return v
+	return strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+}
+
+// rfc7239 is the Forwarded header value (RFC 7239 section 4).
+func (f *forwarded) rfc7239() string {
+	var b strings.Builder
+	f.writeRFC7239(&b)
+	return b.String()
+}
+
+type stringWriter interface {
+	WriteString(string) (int, error)
+	WriteByte(byte) error
+}
+
+func (f *forwarded) writeRFC7239(w stringWriter) {
+	if f.prior != "" {
+		w.WriteString(f.prior)
+		w.WriteString(", ")
+	}
+	w.WriteString("for=")
+	w.WriteString(f.node)
+	w.WriteString(";host=")
+	writeForwardedValue(w, f.host)
+	w.WriteString(";proto=")
+	w.WriteString(f.proto)
+}
+
+// writeForwardedValue writes a Forwarded parameter value, quoted unless it
+// is a token: host:port has a colon and must be quoted.
+func writeForwardedValue(w stringWriter, v string) {
+	token := v != ""
+	for i := 0; i < len(v) && token; i++ {
+		token = tokenChars[v[i]]
+	}
+	if token {
+		w.WriteString(v)
+		return
+	}
+	w.WriteByte('"')
+	for i := 0; i < len(v); i++ {
+		if v[i] == '"' || v[i] == '\\' {
+			w.WriteByte('\\')
+		}
+		w.WriteByte(v[i])
+	}
+	w.WriteByte('"')
 }

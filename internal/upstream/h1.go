@@ -79,7 +79,9 @@ func writeRequestHead(bw *bufio.Writer, r *http.Request, h *requestHead) {
 	writeField(bw, "X-Forwarded-For", h.fwd.xff)
 	writeField(bw, "X-Forwarded-Proto", h.fwd.proto)
 	writeField(bw, "X-Forwarded-Host", h.fwd.host)
-	writeField(bw, "Forwarded", h.fwd.rfc7239)
+	bw.WriteString("Forwarded: ")
+	h.fwd.writeRFC7239(bw)
+	bw.WriteString("\r\n")
 	switch h.framing {
 	case bodyZero:
 		bw.WriteString("Content-Length: 0\r\n")
@@ -129,6 +131,7 @@ type responseHead struct {
 	minor         int // HTTP/1.minor
 	fields        []field
 	contentLength int64 // -1 when unknown
+	lengthText    string
 	chunked       bool
 	close         bool // Connection: close, or HTTP/1.0 without keep-alive
 	upgrade       string
@@ -200,7 +203,7 @@ func parseResponseHead(head string, h *responseHead) error {
 			if err != nil || cl < 0 || (sawLength && cl != h.contentLength) {
 				return errMalformed
 			}
-			h.contentLength, sawLength = cl, true
+			h.contentLength, h.lengthText, sawLength = cl, v, true
 			continue
 		case "Transfer-Encoding":
 			if sawTE || !strings.EqualFold(v, "chunked") {

@@ -50,7 +50,7 @@ func (p *Proxy) serveH2(w http.ResponseWriter, r *http.Request) {
 	out.Header["X-Forwarded-For"] = []string{fwd.xff}
 	out.Header["X-Forwarded-Proto"] = []string{fwd.proto}
 	out.Header["X-Forwarded-Host"] = []string{fwd.host}
-	out.Header["Forwarded"] = []string{fwd.rfc7239}
+	out.Header["Forwarded"] = []string{fwd.rfc7239()}
 	if r.ProtoMajor == 1 {
 		_ = http.NewResponseController(w).EnableFullDuplex()
 	}

@@ -215,17 +215,17 @@ var errClientBody = errors.New("reading request body")
 func (p *Proxy) roundTrip(w http.ResponseWriter, r *http.Request, c *conn, h *requestHead) (started, reusable bool, err error) {
 	writeRequestHead(c.bw, r, h)
 	sendBody := h.framing == bodyLength || h.framing == bodyChunked
-	var head responseHead
+	head := &c.head
 	if sendBody && h.expect100 {
 		if err := c.bw.Flush(); err != nil {
 			return false, false, err
 		}
-		got, err := p.awaitContinue(c, &head)
+		got, err := p.awaitContinue(c, head)
 		if err != nil {
 			return false, false, err
 		}
 		if got { // a final answer before the body: relay it, drop the conn
-			started, _, err = p.relay(w, r, c, &head)
+			started, _, err = p.relay(w, r, c, head)
 			return started, false, err
 		}
 	}
@@ -239,14 +239,14 @@ func (p *Proxy) roundTrip(w http.ResponseWriter, r *http.Request, c *conn, h *re
 	}
 	_ = c.nc.SetReadDeadline(time.Now().Add(p.Pool.firstByteTimeout))
 	for {
-		if err := readResponseHead(c.br, &head); err != nil {
+		if err := readResponseHead(c.br, head); err != nil {
 			return false, false, err
 		}
 		if head.status >= 200 || head.status == http.StatusSwitchingProtocols {
 			break
 		}
 		if head.status == http.StatusEarlyHints {
-			relayHeaders(w.Header(), &head)
+			relayHeaders(w.Header(), head)
 			w.WriteHeader(http.StatusEarlyHints)
 		}
 	}
@@ -261,9 +261,9 @@ func (p *Proxy) roundTrip(w http.ResponseWriter, r *http.Request, c *conn, h *re
 		if h.upgrade == "" {
 			return false, false, errMalformed
 		}
-		return true, false, p.tunnel(w, c, &head)
+		return true, false, p.tunnel(w, c, head)
 	}
-	return p.relay(w, r, c, &head)
+	return p.relay(w, r, c, head)
 }
 
 // awaitContinue waits briefly for the backend's answer to Expect:
@@ -357,11 +357,19 @@ func relayHeaders(dst http.Header, head *responseHead) {
 			connection = append(connection, f.v)
 		}
 	}
-	for _, f := range head.fields {
+	// One backing array for every value: one allocation per response
+	// instead of one per field.
+	vals := make([]string, len(head.fields))
+	for i, f := range head.fields {
 		if isHopHeader(f.k) || (connection != nil && connectionListed(connection, f.k)) {
 			continue
 		}
-		dst[f.k] = append(dst[f.k], f.v)
+		if prev, ok := dst[f.k]; ok {
+			dst[f.k] = append(prev, f.v)
+			continue
+		}
+		vals[i] = f.v
+		dst[f.k] = vals[i : i+1 : i+1]
 	}
 }
 
@@ -375,10 +383,8 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, c *conn, head *res
 	}
 	bodyless := r.Method == http.MethodHead || head.status == http.StatusNoContent ||
 		head.status == http.StatusNotModified || head.status < 200
-	if head.contentLength >= 0 && !bodyless {
-		dst["Content-Length"] = []string{formatInt(head.contentLength)}
-	} else if bodyless && head.contentLength >= 0 && r.Method == http.MethodHead {
-		dst["Content-Length"] = []string{formatInt(head.contentLength)}
+	if head.contentLength >= 0 && (!bodyless || r.Method == http.MethodHead) {
+		dst["Content-Length"] = []string{head.lengthText}
 	}
 	if head.chunked {
 		// Announced trailers make net/http keep chunked framing even for
@@ -403,20 +409,6 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, c *conn, head *res
 		return true, false, err
 	}
 	return true, err == nil && !head.close, err
-}
-
-func formatInt(n int64) string {
-	var b [20]byte
-	i := len(b)
-	if n == 0 {
-		return "0"
-	}
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
 }
 
 func streamingType(h http.Header) bool {

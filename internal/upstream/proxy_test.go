@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -307,5 +308,103 @@ func TestProxyStripAndAddPrefix(t *testing.T) {
 			t.Errorf("strip %q add %q: %s went upstream as %q, want %q", tt.strip, tt.add, tt.in, g, tt.want)
 		}
 		backend.Close()
+	}
+}
+
+func TestForwardedHeaderValues(t *testing.T) {
+	tests := []struct {
+		remote, host, tls, prior string
+		trusted                  bool
+		want                     string
+	}{
+		{"192.0.2.1:1234", "example.com", "", "", false, "for=192.0.2.1;host=example.com;proto=http"},
+		{"[2001:db8::1]:1234", "example.com:8080", "", "", false, `for="[2001:db8::1]";host="example.com:8080";proto=http`},
+		{"192.0.2.1:1234", "example.com", "", "for=198.51.100.7", false, "for=192.0.2.1;host=example.com;proto=http"},
+		{"192.0.2.1:1234", "example.com", "", "for=198.51.100.7", true, "for=198.51.100.7, for=192.0.2.1;host=example.com;proto=http"},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr, r.Host = tt.remote, tt.host
+		if tt.prior != "" {
+			r.Header.Set("Forwarded", tt.prior)
+		}
+		var trust *Trust
+		if tt.trusted {
+			trust = NewTrust([]netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")})
+		}
+		f := forwardingFor(r, trust)
+		if got := f.rfc7239(); got != tt.want {
+			t.Errorf("remote %s host %s: got %q, want %q", tt.remote, tt.host, got, tt.want)
+		}
+	}
+}
+
+func TestHostHeaderKeptOrRewritten(t *testing.T) {
+	tests := []struct{ setting, want string }{
+		{"", "client.example"},
+		{"upstream", ""}, // filled with the backend address below
+		{"internal.example", "internal.example"},
+	}
+	for _, tt := range tests {
+		got := make(chan string, 1)
+		backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- r.Host }))
+		front := newTestProxy(t, &Proxy{HostHeader: tt.setting}, backend.URL)
+		req, _ := http.NewRequest("GET", front.URL, nil)
+		req.Host = "client.example"
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		want := tt.want
+		if want == "" {
+			want = backend.Listener.Addr().String()
+		}
+		if g := <-got; g != want {
+			t.Errorf("host_header %q: backend saw Host %q, want %q", tt.setting, g, want)
+		}
+		backend.Close()
+	}
+}
+
+func TestExpectContinueWaitsForBackendVerdict(t *testing.T) {
+	var bodyRead atomic.Bool
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/reject" {
+			w.WriteHeader(http.StatusRequestEntityTooLarge) // before reading: no 100 sent
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		bodyRead.Store(true)
+		w.Write(b)
+	}))
+	defer backend.Close()
+	front := newTestProxy(t, &Proxy{}, backend.URL)
+	for _, tt := range []struct {
+		path string
+		want int
+	}{{"/accept", 200}, {"/reject", 413}} {
+		c, err := net.Dial("tcp", front.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n", tt.path)
+		br := bufio.NewReader(c)
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode == 100 {
+			io.WriteString(c, "hello")
+			res, err = http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if res.StatusCode != tt.want {
+			t.Errorf("%s: status %d, want %d", tt.path, res.StatusCode, tt.want)
+		}
+		c.Close()
 	}
 }
