@@ -14,13 +14,13 @@ import (
 // buffers live as long as the connection, so a request costs no buffer
 // allocation.
 type conn struct {
-	nc       net.Conn
-	tcp      *net.TCPConn // nc when it is plain TCP, for splice
-	br       *bufio.Reader
-	bw       *bufio.Writer
-	pool     *connPool
-	idleAt   time.Time
-	reused   bool
+	nc     net.Conn
+	tcp    *net.TCPConn // nc when it is plain TCP, for splice
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	pool   *connPool
+	idleAt time.Time
+	reused bool
 	// head is reused by every exchange on this connection, so its field
 	// slice is allocated once.
 	head responseHead
