@@ -49,8 +49,6 @@ func TestShorthands(t *testing.T) {
 			func(c *Config) any { return *c.AccessLog }, AccessLog{Path: "/var/log/p.log", Format: "json"}},
 		{"access_log false is off", "routes: [{respond: x}]\naccess_log: false",
 			func(c *Config) any { return c.AccessLog }, (*AccessLog)(nil)},
-		{"admin with no value is on", "routes: [{respond: x}]\nadmin:",
-			func(c *Config) any { return c.Admin.Addr }, DefaultAdminAddr},
 		{"remove string is a list of one", "routes: [{proxy: http://x, headers: {response: {remove: Server}}}]",
 			func(c *Config) any { return c.Routes[0].Headers.Response.Remove }, []string{"Server"}},
 		{"trusted_proxies bare address is a host prefix", "routes: [{respond: x}]\ntrusted_proxies: [10.1.2.3, '::1', 10.1.2.3/8]",

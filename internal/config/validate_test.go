@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -143,8 +144,13 @@ func TestAdminLoopback(t *testing.T) {
 	for _, tt := range tests {
 		c := &Config{Admin: &Admin{Addr: tt.addr}, Listeners: []Listener{{Addr: ":80"}}, Routes: []Route{{Respond: &Respond{}}}}
 		err := c.Validate()
-		if got := err == nil; got != tt.ok {
-			t.Errorf("admin %q: got error %v, want ok=%v", tt.addr, err, tt.ok)
+		// The admin listener itself comes in a later release, so every
+		// config with admin gets that error; the address check still runs.
+		if err == nil || !strings.Contains(err.Error(), "admin: not available in this release yet") {
+			t.Errorf("admin %q: got error %v, want the not-available error", tt.addr, err)
+		}
+		if got := !strings.Contains(fmt.Sprint(err), "loopback"); got != tt.ok {
+			t.Errorf("admin %q: got error %v, want loopback ok=%v", tt.addr, err, tt.ok)
 		}
 	}
 }

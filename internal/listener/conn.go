@@ -181,6 +181,28 @@ func (c *guardedConn) Write(p []byte) (int, error) {
 	}
 }
 
+// sniffResponse is called with the first bytes the server writes after a
+// request head that asked for an upgrade (want is upgradeHeader or
+// upgradeConnect). net/http and hijacking handlers write a response from its
+// status line in one Write, so the first Write after such a head is the
+// response to it: 101 (or 2xx to CONNECT) switches the guard to passthrough
+// before the bytes reach the client; an interim 1xx keeps waiting; anything
+// else ends the wait.
+func (g *framingGuard) sniffResponse(want int32, p []byte) {
+	if len(p) >= 13 && string(p[:7]) == "HTTP/1." && p[8] == ' ' {
+		status := p[9:12]
+		switch {
+		case want == upgradeHeader && string(status) == "101":
+			g.passthrough.Store(true)
+		case want == upgradeConnect && status[0] == '2':
+			g.passthrough.Store(true)
+		case status[0] == '1' && string(status) != "101":
+			return // 100 Continue and other interim responses
+		}
+	}
+	g.upgradeWanted.CompareAndSwap(want, upgradeNone)
+}
+
 // ReadFrom copies r to the connection, letting the kernel do it where the
 // wrapped connection can (sendfile from a regular file, splice from a
 // socket), which net/http's response.ReadFrom relies on. The source is never

@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"strings"
 	"sync/atomic"
 )
 
@@ -114,7 +115,7 @@ func init() {
 		b := byte(c)
 		var cl uint8
 		isAlnum := b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
-		if isAlnum || containsByte(tchars, b) {
+		if isAlnum || strings.IndexByte(tchars, b) >= 0 {
 			cl |= cTchar
 		}
 		if b == ' ' || b == '\t' || b > 0x20 && b != 0x7f {
@@ -138,15 +139,6 @@ func init() {
 			hexVal[c] = b - 'A' + 10
 		}
 	}
-}
-
-func containsByte(s string, b byte) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == b {
-			return true
-		}
-	}
-	return false
 }
 
 // framingGuard follows the request framing of one downstream connection,
@@ -814,26 +806,4 @@ func (g *framingGuard) chunkDelim(p []byte, i int) (int, string) {
 		g.startChunk()
 	}
 	return i + 1, ""
-}
-
-// sniffResponse is called with the first bytes the server writes after a
-// request head that asked for an upgrade (want is upgradeHeader or
-// upgradeConnect). net/http and hijacking handlers write a response from its
-// status line in one Write, so the first Write after such a head is the
-// response to it: 101 (or 2xx to CONNECT) switches the guard to passthrough
-// before the bytes reach the client; an interim 1xx keeps waiting; anything
-// else ends the wait.
-func (g *framingGuard) sniffResponse(want int32, p []byte) {
-	if len(p) >= 13 && string(p[:7]) == "HTTP/1." && p[8] == ' ' {
-		status := p[9:12]
-		switch {
-		case want == upgradeHeader && string(status) == "101":
-			g.passthrough.Store(true)
-		case want == upgradeConnect && status[0] == '2':
-			g.passthrough.Store(true)
-		case status[0] == '1' && string(status) != "101":
-			return // 100 Continue and other interim responses
-		}
-	}
-	g.upgradeWanted.CompareAndSwap(want, upgradeNone)
 }

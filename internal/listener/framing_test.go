@@ -1,7 +1,11 @@
 package listener
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -293,6 +297,33 @@ func BenchmarkFramingGuard(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := g.feed(bc.input); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkNetHTTPReadRequest is the yardstick for BenchmarkFramingGuard:
+// net/http parsing the same heads (what the guard adds to).
+func BenchmarkNetHTTPReadRequest(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		input []byte
+	}{{"get400", benchGet}, {"chunkedPost", benchChunked}} {
+		b.Run(bc.name, func(b *testing.B) {
+			rd := bytes.NewReader(bc.input)
+			br := bufio.NewReader(rd)
+			b.SetBytes(int64(len(bc.input)))
+			b.ReportAllocs()
+			for b.Loop() {
+				rd.Reset(bc.input)
+				br.Reset(rd)
+				req, err := http.ReadRequest(br)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.Copy(io.Discard, req.Body); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -29,7 +29,9 @@ import (
 
 // Current is the live generation. Reload stores a new one; each request
 // loads it once and finishes on what it loaded.
-type Current struct{ p atomic.Pointer[router.Generation] }
+type Current struct {
+	p atomic.Pointer[router.Generation]
+}
 
 // Load returns the live generation.
 func (c *Current) Load() *router.Generation { return c.p.Load() }
