@@ -93,7 +93,7 @@ func TestValidateIsRepeatable(t *testing.T) {
 func TestBackendURLGetsDefaultPort(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"http://a", "http://a:80"},
-		{"https://a", "https://a:443"},
+
 		{"http://a:8080/base/", "http://a:8080/base/"},
 		{"http://[::1]", "http://[::1]:80"},
 		{"http://A.Example:81", "http://A.Example:81"},

@@ -110,6 +110,9 @@ func newPool(u *config.Upstream) (*upstream.Pool, error) {
 		MaxIdleConns:     u.MaxIdleConns,
 		IdleConnTimeout:  u.IdleConnTimeout,
 	}
+	if h := u.Health; h != nil {
+		o.Health = &upstream.HealthOptions{Path: h.Path, Interval: h.Interval, Timeout: h.Timeout}
+	}
 	for _, b := range u.Backends {
 		o.Backends = append(o.Backends, upstream.BackendOptions{URL: b.URL, Weight: b.Weight})
 	}

@@ -31,6 +31,10 @@ func newH2CTransport(d *net.Dialer, o PoolOptions) *http.Transport {
 func (p *Proxy) serveH2(w http.ResponseWriter, r *http.Request) {
 	first := p.Pool.first()
 	b := p.Pool.backend(first, 0)
+	if b == nil {
+		WriteError(w, &Error{Pool: p.Pool.name, Kind: KindNoBackend}, false)
+		return
+	}
 	ctx := r.Context()
 	out := r.Clone(ctx)
 	out.RequestURI = ""

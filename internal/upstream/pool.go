@@ -15,13 +15,14 @@ import (
 // defaults noted on each field.
 type PoolOptions struct {
 	Backends         []BackendOptions
-	Balance          string        // "round_robin" (default) or "random"
-	Retries          int           // extra attempts on other backends
-	H2C              bool          // speak HTTP/2 without TLS (gRPC backends)
-	ConnectTimeout   time.Duration // default 3s
-	FirstByteTimeout time.Duration // default 60s
-	MaxIdleConns     int           // per backend; default 64
-	IdleConnTimeout  time.Duration // default 90s
+	Balance          string         // "round_robin" (default) or "random"
+	Retries          int            // extra attempts on other backends
+	H2C              bool           // speak HTTP/2 without TLS (gRPC backends)
+	ConnectTimeout   time.Duration  // default 3s
+	FirstByteTimeout time.Duration  // default 60s
+	MaxIdleConns     int            // per backend; default 64
+	IdleConnTimeout  time.Duration  // default 90s
+	Health           *HealthOptions // nil: no active checks
 }
 
 // BackendOptions is one backend address.
@@ -38,9 +39,13 @@ type Pool struct {
 	random   bool
 	retries  int
 	next     atomic.Uint64
+	// order is one cycle of smooth weighted round robin (nginx's
+	// algorithm), computed once: picking is an atomic add and an index.
+	order []int
 
 	firstByteTimeout time.Duration
 	h2               *http.Transport // nil unless the pool speaks h2c
+	health           *healthChecker  // nil without active checks
 }
 
 // Backend is one address of a pool.
@@ -50,6 +55,7 @@ type Backend struct {
 	weight   int
 	conns    *connPool
 	inflight atomic.Int64
+	down     atomic.Bool // failed its last active health check
 }
 
 // Addr is the backend's host:port.
@@ -102,8 +108,12 @@ func NewPool(name string, o PoolOptions) (*Pool, error) {
 			conns:    newConnPool(addr, dialer, o.MaxIdleConns, o.IdleConnTimeout),
 		})
 	}
+	p.order = smoothOrder(p.backends)
 	if o.H2C {
 		p.h2 = newH2CTransport(dialer, o)
+	}
+	if o.Health != nil {
+		p.startHealth(*o.Health)
 	}
 	return p, nil
 }
@@ -122,17 +132,73 @@ func (p *Pool) first() int {
 	if p.random {
 		return rand.IntN(n)
 	}
-	return int(p.next.Add(1) % uint64(n))
+	return p.order[p.next.Add(1)%uint64(len(p.order))]
 }
 
+// maxCycle bounds the precomputed cycle; larger weight sums are scaled
+// down proportionally (every backend keeps at least one slot).
+const maxCycle = 4096
+
+// smoothOrder spreads each backend over the cycle in proportion to its
+// weight without bursts: weights 5,1,1 give a a b a c a a, not a a a a a b c.
+func smoothOrder(backends []*Backend) []int {
+	weights := make([]int, len(backends))
+	total := 0
+	for i, b := range backends {
+		weights[i] = b.weight
+		total += b.weight
+	}
+	if total > maxCycle {
+		sum := total
+		total = 0
+		for i, b := range backends {
+			weights[i] = max(1, b.weight*maxCycle/sum)
+			total += weights[i]
+		}
+	}
+	current := make([]int, len(backends))
+	order := make([]int, 0, total)
+	for range total {
+		best := 0
+		for i := range current {
+			current[i] += weights[i]
+			if current[i] > current[best] {
+				best = i
+			}
+		}
+		current[best] -= total
+		order = append(order, best)
+	}
+	return order
+}
+
+// backend is the healthy backend for attempt try, counting healthy
+// backends from first on; nil when none is healthy.
 func (p *Pool) backend(first, try int) *Backend {
-	return p.backends[(first+try)%len(p.backends)]
+	n := len(p.backends)
+	if p.health == nil {
+		return p.backends[(first+try)%n]
+	}
+	for i := 0; i < n; i++ {
+		b := p.backends[(first+i)%n]
+		if b.down.Load() {
+			continue
+		}
+		if try == 0 {
+			return b
+		}
+		try--
+	}
+	return nil
 }
 
 // Close drops idle connections and stops background work. In-flight
 // requests finish on the connections they hold; those are closed when
 // returned.
 func (p *Pool) Close() {
+	if p.health != nil {
+		p.health.close()
+	}
 	for _, b := range p.backends {
 		b.conns.close()
 	}

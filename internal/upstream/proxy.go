@@ -47,6 +47,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	first := p.Pool.first()
 	for try := 0; ; try++ {
 		b := p.Pool.backend(first, try)
+		if b == nil {
+			// No healthy backend left: answer at once instead of hanging.
+			WriteError(w, &Error{Pool: p.Pool.name, Kind: KindNoBackend}, false)
+			return
+		}
 		h.host = p.hostFor(r, b)
 		h.uri = b.basePath + p.outgoingURI(r)
 		started, err := p.exchange(w, r, b, &h, replayable)
@@ -57,7 +62,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &ue) && ue.Kind == KindClientGone {
 			return
 		}
-		if !started && ue != nil && ue.Retryable && try < p.Pool.retries {
+		if !started && ue != nil && ue.Retryable && try < p.Pool.retries && p.Pool.backend(first, try+1) != nil {
 			continue
 		}
 		WriteError(w, err, started)

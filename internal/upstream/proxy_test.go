@@ -408,3 +408,68 @@ func TestExpectContinueWaitsForBackendVerdict(t *testing.T) {
 		c.Close()
 	}
 }
+
+func TestActiveHealthChecksSteerAroundDownBackends(t *testing.T) {
+	var healthy atomic.Bool
+	healthy.Store(true)
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" && !healthy.Load() {
+			w.WriteHeader(503)
+			return
+		}
+		io.WriteString(w, "flaky")
+	}))
+	defer flaky.Close()
+	steady := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "steady")
+	}))
+	defer steady.Close()
+	pool, err := NewPool("h", PoolOptions{
+		Backends: []BackendOptions{{URL: flaky.URL}, {URL: steady.URL}},
+		Health:   &HealthOptions{Path: "/healthz", Interval: 20 * time.Millisecond, Timeout: 10 * time.Millisecond},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	front := newTestProxy(t, &Proxy{Pool: pool})
+	bodies := func() map[string]int {
+		seen := map[string]int{}
+		for i := 0; i < 20; i++ {
+			res, err := http.Get(front.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			seen[fmt.Sprintf("%d %s", res.StatusCode, b)]++
+		}
+		return seen
+	}
+	waitFor := func(what string, ok func() bool) {
+		deadline := time.Now().Add(5 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	healthy.Store(false)
+	waitFor("flaky marked down", func() bool { return pool.backends[0].down.Load() })
+	if seen := bodies(); seen["200 steady"] != 20 {
+		t.Fatalf("with flaky down got %v, want only steady", seen)
+	}
+	steady.Close()
+	pool.backends[1].down.Store(true) // as its next check would
+	res, err := http.Get(front.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 503 || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("no healthy backend: got %d, want a fast 503 with Retry-After", res.StatusCode)
+	}
+	healthy.Store(true)
+	waitFor("flaky back up", func() bool { return !pool.backends[0].down.Load() })
+}
