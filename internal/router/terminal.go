@@ -53,11 +53,20 @@ func (rd *redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case "{path}":
 			b.WriteString(r.URL.EscapedPath())
 		case "{host}":
-			b.WriteString(r.Host)
+			b.WriteString(hostWithoutPort(r.Host))
 		}
 	}
 	w.Header().Set("Location", b.String())
 	w.WriteHeader(rd.status)
+}
+
+// hostWithoutPort drops a port, so "https://{host}{uri}" sent from a
+// listener on :8080 does not point at port 8080 over TLS.
+func hostWithoutPort(h string) string {
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
+		return h[:i]
+	}
+	return h
 }
 
 // respond answers with a fixed status, headers and body.

@@ -3,6 +3,7 @@ package upstream
 import (
 	"errors"
 	"net/http"
+	"strconv"
 )
 
 // Kind says what went wrong with an upstream attempt.
@@ -108,7 +109,7 @@ func WriteError(w http.ResponseWriter, err error, started bool) {
 func WriteStatus(w http.ResponseWriter, status int) {
 	body, ok := neutralBodies[status]
 	if !ok {
-		body = http.StatusText(status) + "\n"
+		body = strconv.Itoa(status) + " " + http.StatusText(status) + "\n"
 	}
 	h := w.Header()
 	h["Content-Type"] = []string{"text/plain; charset=utf-8"}

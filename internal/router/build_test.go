@@ -1,0 +1,106 @@
+package router
+
+import (
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/portico-proxy/portico/internal/config"
+)
+
+func buildFrom(t *testing.T, yaml string) *Generation {
+	t.Helper()
+	cfg, err := config.Parse("test.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Build(cfg, Shared{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Retire)
+	return g
+}
+
+func TestGenerationServesTerminals(t *testing.T) {
+	g := buildFrom(t, `listeners: [{addr: "127.0.0.1:0", name: web}]
+routes:
+  - match: {path: /admin}
+    respond: {status: 403, body: "no\n"}
+  - match: {path: /public/}
+    respond: "public\n"
+  - match: {path: /old, exact: true}
+    redirect: "https://{host}/new{uri}"
+  - match: {path: /moved}
+    redirect: {to: "/elsewhere{path}", status: 308}
+`)
+	h := g.Handler("web")
+	tests := []struct {
+		name, method, target, host string
+		wantStatus                 int
+		wantBody, wantLocation     string
+	}{
+		{"respond", "GET", "/public/a", "x", 200, "public\n", ""},
+		{"respond HEAD has no body", "HEAD", "/public/a", "x", 200, "", ""},
+		{"respond status", "GET", "/admin", "x", 403, "no\n", ""},
+		{"dot segments cannot bypass a rule", "GET", "/public/../admin", "x", 403, "no\n", ""},
+		{"double slashes are merged", "GET", "//admin", "x", 403, "no\n", ""},
+		{"redirect with host and uri", "GET", "/old?a=1", "example.com:8080", 302, "", "https://example.com/new/old?a=1"},
+		{"redirect status and path", "GET", "/moved/x", "x", 308, "", "/elsewhere/moved/x"},
+		{"no route", "GET", "/nothing", "x", 404, "404 Not Found\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(tt.method, "/", nil)
+			r.Host = tt.host
+			// Set the path as a client could send it, uncleaned.
+			r.URL.Path, r.URL.RawQuery, _ = strings.Cut(tt.target, "?")
+			r.RequestURI = tt.target
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			body, _ := io.ReadAll(w.Body)
+			if w.Code != tt.wantStatus || string(body) != tt.wantBody || w.Header().Get("Location") != tt.wantLocation {
+				t.Fatalf("got %d %q Location %q, want %d %q Location %q",
+					w.Code, body, w.Header().Get("Location"), tt.wantStatus, tt.wantBody, tt.wantLocation)
+			}
+			if w.Header().Get("X-Request-Id") == "" {
+				t.Error("no X-Request-Id on the response")
+			}
+		})
+	}
+}
+
+func TestGenerationRoutesByListener(t *testing.T) {
+	g := buildFrom(t, `listeners: [{addr: "127.0.0.1:0", name: a}, {addr: "127.0.0.1:1", name: b}]
+routes:
+  - match: {path: /, listener: a}
+    respond: "a"
+  - match: /
+    respond: "other"
+`)
+	for _, tt := range []struct{ listener, want string }{{"a", "a"}, {"b", "other"}} {
+		w := httptest.NewRecorder()
+		g.Handler(tt.listener).ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+		if w.Body.String() != tt.want {
+			t.Errorf("listener %s: got %q, want %q", tt.listener, w.Body.String(), tt.want)
+		}
+	}
+}
+
+func TestCleanPath(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/", "/"}, {"/a/b", "/a/b"}, {"/a/../b", "/b"}, {"/a/./b/", "/a/b/"},
+		{"//a", "/a"}, {"/a/..", "/"}, {"/../../etc/passwd", "/etc/passwd"}, {"/a//b//", "/a/b/"},
+	}
+	for _, tt := range tests {
+		got := tt.in
+		if !isClean(got) {
+			got = cleanPath(got)
+		}
+		if got != tt.want {
+			t.Errorf("clean %q: got %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
