@@ -103,4 +103,3 @@ func TestCleanPath(t *testing.T) {
 		}
 	}
 }
-
