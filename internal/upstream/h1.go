@@ -41,6 +41,7 @@ func framingOf(r *http.Request) bodyFraming {
 
 // requestHead is what writeRequestHead needs beyond the request itself.
 type requestHead struct {
+	method    string // "" means r.Method
 	uri       string
 	host      string
 	fwd       *forwarded
@@ -54,7 +55,11 @@ type requestHead struct {
 // in Connection and the forwarding headers are dropped here and the
 // forwarding ones are written fresh.
 func writeRequestHead(bw *bufio.Writer, r *http.Request, h *requestHead) {
-	bw.WriteString(r.Method)
+	if h.method != "" {
+		bw.WriteString(h.method)
+	} else {
+		bw.WriteString(r.Method)
+	}
 	bw.WriteByte(' ')
 	bw.WriteString(h.uri)
 	bw.WriteString(" HTTP/1.1\r\nHost: ")

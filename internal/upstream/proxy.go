@@ -33,6 +33,16 @@ var aLongTimeAgo = time.Unix(1, 0)
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodConnect {
+		// Portico is a reverse proxy, not a forward one: the only CONNECT
+		// it takes is HTTP/2's extended CONNECT for WebSocket (RFC 8441).
+		if proto := r.Header.Get(":protocol"); proto != "" && r.ProtoMajor == 2 && p.Pool.h2 == nil {
+			p.serveExtendedConnect(w, r, proto)
+			return
+		}
+		WriteStatus(w, http.StatusMethodNotAllowed)
+		return
+	}
 	if p.Pool.h2 != nil {
 		p.serveH2(w, r)
 		return

@@ -1,0 +1,84 @@
+package upstream
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"time"
+)
+
+// serveExtendedConnect carries a WebSocket opened over HTTP/2 (RFC 8441:
+// CONNECT with :protocol) to an HTTP/1.1 backend as an ordinary Upgrade.
+// The HTTP/2 stream's body and response are the two directions of the
+// tunnel. Go's HTTP/2 server accepts extended CONNECT only when the
+// process runs with GODEBUG=http2xconnect=1.
+func (p *Proxy) serveExtendedConnect(w http.ResponseWriter, r *http.Request, proto string) {
+	first := p.Pool.first()
+	b := p.Pool.backend(first, 0)
+	if b == nil {
+		WriteError(w, &Error{Pool: p.Pool.name, Kind: KindNoBackend}, false)
+		return
+	}
+	ctx := r.Context()
+	c, err := b.conns.get(ctx)
+	if err != nil {
+		WriteError(w, p.fail(ctx, b, KindDial, false, err), false)
+		return
+	}
+	defer c.nc.Close() // a tunnel's connection is never pooled
+	// When the client's stream ends, the backend side is interrupted too.
+	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
+	defer stop()
+
+	// HTTP/2 WebSocket has no key handshake; the backend wants one.
+	delete(r.Header, ":protocol")
+	if r.Header.Get("Sec-Websocket-Key") == "" {
+		var key [16]byte
+		_, _ = rand.Read(key[:])
+		r.Header.Set("Sec-Websocket-Key", base64.StdEncoding.EncodeToString(key[:]))
+	}
+	fwd := forwardingFor(r, p.Trust)
+	h := requestHead{method: http.MethodGet, uri: b.basePath + p.outgoingURI(r), host: p.hostFor(r, b),
+		fwd: &fwd, framing: bodyNone, upgrade: proto}
+	writeRequestHead(c.bw, r, &h)
+	if err := c.bw.Flush(); err != nil {
+		WriteError(w, p.classify(ctx, b, err, false), false)
+		return
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(p.Pool.firstByteTimeout))
+	head := &c.head
+	if err := readResponseHead(c.br, head); err != nil {
+		WriteError(w, p.classify(ctx, b, err, false), false)
+		return
+	}
+	_ = c.nc.SetReadDeadline(time.Time{})
+	if head.status != http.StatusSwitchingProtocols {
+		if _, _, err := p.relay(w, r, c, head); err != nil {
+			WriteError(w, p.classify(ctx, b, err, false), true)
+		}
+		return
+	}
+	dst := w.Header()
+	for _, f := range head.fields {
+		switch f.k {
+		case "Sec-Websocket-Protocol", "Sec-Websocket-Extensions":
+			dst[f.k] = append(dst[f.k], f.v)
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = io.Copy(c.nc, r.Body)
+		closeWrite(c.nc)
+	}()
+	_ = copyStream(w, c.br, c.br, true)
+	_ = c.nc.SetDeadline(time.Now().Add(tunnelCloseGrace))
+	<-done
+}
