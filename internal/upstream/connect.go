@@ -15,10 +15,8 @@ import (
 // tunnel. Go's HTTP/2 server accepts extended CONNECT only when the
 // process runs with GODEBUG=http2xconnect=1.
 func (p *Proxy) serveExtendedConnect(w http.ResponseWriter, r *http.Request, proto string) {
-	first := p.Pool.first()
-	b := p.Pool.backend(first, 0)
+	b := p.Pool.pickOrRefuse(w)
 	if b == nil {
-		WriteError(w, &Error{Pool: p.Pool.name, Kind: KindNoBackend}, false)
 		return
 	}
 	ctx := r.Context()

@@ -30,21 +30,6 @@ func isHopHeader(k string) bool {
 	return false
 }
 
-// connectionListed reports whether header k is named in the Connection
-// header values, which makes it hop-by-hop as well.
-func connectionListed(connection []string, k string) bool {
-	for _, v := range connection {
-		for v != "" {
-			var tok string
-			tok, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(strings.TrimSpace(tok), k) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // forwardingHeaders are the ones Portico writes itself; incoming copies are
 // kept only from trusted proxies.
 var forwardingHeaders = [...]string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded"}

@@ -71,7 +71,7 @@ func writeRequestHead(bw *bufio.Writer, r *http.Request, h *requestHead) {
 			k == "Content-Length" || k == "Expect" || k == "Host" {
 			continue
 		}
-		if len(connection) > 0 && connectionListed(connection, k) {
+		if len(connection) > 0 && hasToken(connection, k) {
 			continue
 		}
 		for _, v := range vv {

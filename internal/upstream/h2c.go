@@ -29,10 +29,8 @@ func newH2CTransport(d *net.Dialer, o PoolOptions) *http.Transport {
 // serveH2 proxies over the pool's HTTP/2 transport. Bodies stream both
 // ways at once (gRPC bidirectional streams) and trailers pass through.
 func (p *Proxy) serveH2(w http.ResponseWriter, r *http.Request) {
-	first := p.Pool.first()
-	b := p.Pool.backend(first, 0)
+	b := p.Pool.pickOrRefuse(w)
 	if b == nil {
-		WriteError(w, &Error{Pool: p.Pool.name, Kind: KindNoBackend}, false)
 		return
 	}
 	ctx := r.Context()

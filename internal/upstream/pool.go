@@ -192,6 +192,16 @@ func (p *Pool) backend(first, try int) *Backend {
 	return nil
 }
 
+// pickOrRefuse picks the backend for a request that is not retried
+// (h2c streams, tunnels), answering 503 itself when none is healthy.
+func (p *Pool) pickOrRefuse(w http.ResponseWriter) *Backend {
+	b := p.backend(p.first(), 0)
+	if b == nil {
+		WriteError(w, &Error{Pool: p.name, Kind: KindNoBackend}, false)
+	}
+	return b
+}
+
 // Close drops idle connections and stops background work. In-flight
 // requests finish on the connections they hold; those are closed when
 // returned.

@@ -376,7 +376,7 @@ func relayHeaders(dst http.Header, head *responseHead) {
 	// instead of one per field.
 	vals := make([]string, len(head.fields))
 	for i, f := range head.fields {
-		if isHopHeader(f.k) || (connection != nil && connectionListed(connection, f.k)) {
+		if isHopHeader(f.k) || (connection != nil && hasToken(connection, f.k)) {
 			continue
 		}
 		if prev, ok := dst[f.k]; ok {

@@ -30,7 +30,7 @@ func (p *Proxy) tunnel(w http.ResponseWriter, c *conn, head *responseHead) error
 		}
 	}
 	for _, f := range head.fields {
-		if f.k == "Connection" || f.k == "Upgrade" || f.k == "Keep-Alive" || connectionListed(connection, f.k) {
+		if f.k == "Connection" || f.k == "Upgrade" || f.k == "Keep-Alive" || hasToken(connection, f.k) {
 			continue
 		}
 		writeField(bw, f.k, f.v)
