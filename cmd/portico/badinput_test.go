@@ -53,8 +53,10 @@ func TestMalformedRequestsNeverReachUpstream(t *testing.T) {
 				t.Fatalf("no response: %v", err)
 			}
 			res.Body.Close()
-			if res.StatusCode < 400 || res.StatusCode > 499 {
-				t.Fatalf("status %d, want 4xx", res.StatusCode)
+			// 501 is RFC 9112's answer to a transfer coding the server
+			// does not implement; everything else is the client's fault.
+			if (res.StatusCode < 400 || res.StatusCode > 499) && res.StatusCode != 501 {
+				t.Fatalf("status %d, want 4xx or 501", res.StatusCode)
 			}
 		})
 	}

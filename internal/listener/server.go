@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/listener/h1"
 	"github.com/portico-proxy/portico/internal/router"
 	"github.com/portico-proxy/portico/internal/upstream"
 )
@@ -44,7 +45,9 @@ type Server struct {
 	key    string
 	cfg    config.Listener
 	cur    *Current
-	srv    *http.Server
+	srv    *http.Server // TLS listeners, and h2c connections of plain ones
+	h1     *h1.Server   // plain listeners: HTTP/1.1
+	h2c    *handoff
 	ln     net.Listener
 	log    *slog.Logger
 	maxHdr int
@@ -66,19 +69,36 @@ func New(cfg config.Listener, cur *Current, log *slog.Logger) (*Server, error) {
 			return nil, fmt.Errorf("listener %s: %w", cfg.Addr, err)
 		}
 	}
-	s.ln = newGuardedListener(inner, guardOptions{
-		WriteIdle:      lim.WriteIdleTimeout,
-		MaxConnsPerIP:  lim.MaxConnsPerIP,
-		StrictFraming:  tlsConf == nil, // under TLS the guard would see ciphertext
-		MaxHeaderBytes: int(lim.MaxHeaderBytes),
-	})
 	var protos http.Protocols
-	protos.SetHTTP1(true)
 	if tlsConf != nil {
+		// TLS: net/http serves HTTP/1.1 and HTTP/2 (chosen by ALPN); the
+		// guarded conns give it progress-reset write deadlines.
+		protos.SetHTTP1(true)
 		protos.SetHTTP2(true)
-		s.ln = tls.NewListener(s.ln, tlsConf)
+		s.ln = tls.NewListener(newGuardedListener(inner, guardOptions{
+			WriteIdle:     lim.WriteIdleTimeout,
+			MaxConnsPerIP: lim.MaxConnsPerIP,
+		}), tlsConf)
 	} else {
+		// Plain: Portico's own HTTP/1.1 engine, strict and lean, with
+		// its own timeouts; connections that open with the HTTP/2 preface
+		// are handed to net/http's HTTP/2 server (h2c prior knowledge).
 		protos.SetUnencryptedHTTP2(true)
+		s.ln = inner
+		if lim.MaxConnsPerIP > 0 {
+			s.ln = newGuardedListener(inner, guardOptions{MaxConnsPerIP: lim.MaxConnsPerIP})
+		}
+		s.h2c = newHandoff(inner.Addr())
+		s.h1 = h1.NewServer(s, h1.Options{
+			ReadHeaderTimeout: lim.ReadHeaderTimeout,
+			IdleTimeout:       lim.IdleTimeout,
+			ReadIdleTimeout:   lim.ReadIdleTimeout,
+			WriteIdleTimeout:  lim.WriteIdleTimeout,
+			MaxHeaderBytes:    int(lim.MaxHeaderBytes),
+			MaxHeaderCount:    lim.MaxHeaderCount,
+			H2C:               s.h2c.push,
+			ErrorLog:          log,
+		})
 	}
 	s.srv = &http.Server{
 		Handler:           s,
@@ -124,7 +144,13 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Serve accepts until Shutdown. It returns nil after a clean shutdown.
 func (s *Server) Serve() error {
-	err := s.srv.Serve(s.ln)
+	var err error
+	if s.h1 != nil {
+		go s.srv.Serve(s.h2c) // ends when Shutdown closes the handoff
+		err = s.h1.Serve(s.ln)
+	} else {
+		err = s.srv.Serve(s.ln)
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
@@ -134,9 +160,16 @@ func (s *Server) Serve() error {
 // Shutdown stops accepting, lets in-flight requests finish until ctx
 // ends, then closes what is left.
 func (s *Server) Shutdown(ctx context.Context) error {
-	err := s.srv.Shutdown(ctx)
-	if err != nil {
+	var err error
+	if s.h1 != nil {
+		s.h2c.Close()
+		if err = s.h1.Shutdown(ctx); err != nil {
+			_ = s.h1.Close()
+		}
+	}
+	if err2 := s.srv.Shutdown(ctx); err2 != nil {
 		_ = s.srv.Close()
+		err = errors.Join(err, err2)
 	}
 	return err
 }
@@ -144,6 +177,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // ServeHTTP applies the per-request guards and hands the request to the
 // current generation.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 && s.h1 != nil {
+		// The HTTP/1.1 engine enforced the limits and body deadlines.
+		s.cur.Load().Handler(s.key).ServeHTTP(w, r)
+		return
+	}
 	if s.maxHdr > 0 && fieldCount(r.Header) > s.maxHdr {
 		upstream.WriteStatus(w, http.StatusRequestHeaderFieldsTooLarge)
 		return

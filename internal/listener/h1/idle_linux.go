@@ -1,0 +1,26 @@
+package h1
+
+import (
+	"net"
+	"syscall"
+	"time"
+)
+
+// waitReadable waits, without a read buffer, until the connection has a
+// byte to read, is closed by the peer, fails, or the deadline passes. A
+// non-blocking MSG_PEEK checks readiness first, since the poller only
+// reports new readiness.
+func waitReadable(raw syscall.RawConn, c net.Conn, deadline time.Time) error {
+	if err := c.SetReadDeadline(deadline); err != nil {
+		return err
+	}
+	var b [1]byte
+	return raw.Read(func(fd uintptr) bool {
+		for {
+			_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			if err != syscall.EINTR {
+				return err != syscall.EAGAIN
+			}
+		}
+	})
+}
