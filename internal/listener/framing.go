@@ -6,8 +6,8 @@
 package listener
 
 import (
-	"encoding/binary"
 	"errors"
+	"github.com/portico-proxy/portico/internal/httpsyntax"
 	"math"
 	"strings"
 	"sync/atomic"
@@ -557,29 +557,12 @@ func (g *framingGuard) fieldValue(p []byte, i int) (int, string) {
 }
 
 // scanValue returns the index of the first byte at or after i that may not
-// appear in a field value, or len(p). Eight bytes at a time while no byte is
-// below 0x20 or equal to 0x7f (an HTAB drops to the byte loop for one word).
+// appear in a field value, or len(p).
 func scanValue(p []byte, i int) int {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	for {
-		for i+8 <= len(p) {
-			x := binary.LittleEndian.Uint64(p[i:])
-			y := x ^ (lo * 0x7f)
-			if ((x-lo*0x20)&^x|(y-lo)&^y)&hi != 0 {
-				break
-			}
-			i += 8
-		}
-		end := min(i+8, len(p))
-		for ; i < end; i++ {
-			if byteClass[p[i]]&cValue == 0 {
-				return i
-			}
-		}
-		if i == len(p) {
-			return i
-		}
+	if k := httpsyntax.InvalidValueByte(p[i:]); k >= 0 {
+		return i + k
 	}
+	return len(p)
 }
 
 // endField applies the framing rules to a complete field line.

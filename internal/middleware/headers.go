@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/httpsyntax"
 )
 
 // headerOps is a compiled config.HeaderOps: canonical names, fixed order.
@@ -24,10 +25,8 @@ func compileOps(o config.HeaderOps, where string) (headerOps, error) {
 	pairs := func(m map[string]string) ([][2]string, error) {
 		var out [][2]string
 		for k, v := range m {
-			for i := 0; i < len(v); i++ {
-				if v[i] < ' ' && v[i] != '\t' || v[i] == 0x7f {
-					return nil, fmt.Errorf("headers.%s: value of %s has a control character", where, k)
-				}
+			if !httpsyntax.ValidFieldValue(v) {
+				return nil, fmt.Errorf("headers.%s: value of %s has a control character", where, k)
 			}
 			out = append(out, [2]string{http.CanonicalHeaderKey(k), v})
 		}

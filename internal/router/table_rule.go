@@ -3,6 +3,7 @@ package router
 import (
 	"errors"
 	"fmt"
+	"github.com/portico-proxy/portico/internal/httpsyntax"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -185,7 +186,7 @@ func compileMethods(methods []string) ([]string, []error) {
 	var errs []error
 	for _, m := range methods {
 		switch {
-		case !isToken(m):
+		case !httpsyntax.ValidToken(m):
 			errs = append(errs, fmt.Errorf("method %q: not a valid method name", m))
 		case strings.ToUpper(m) != m:
 			errs = append(errs, fmt.Errorf("method %q: methods are case-sensitive; write %q", m, strings.ToUpper(m)))
@@ -204,7 +205,7 @@ func compileHeaders(headers [][2]string) ([][2]string, []error) {
 	for _, h := range headers {
 		name, value := h[0], h[1]
 		switch {
-		case !isToken(name):
+		case !httpsyntax.ValidToken(name):
 			errs = append(errs, fmt.Errorf("header %q: not a valid header name", name))
 			continue
 		case strings.EqualFold(name, "Host"):
@@ -246,21 +247,4 @@ func compileListeners(names []string) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// isToken reports whether s is an RFC 9110 token (method and header names).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }

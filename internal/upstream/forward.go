@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"github.com/portico-proxy/portico/internal/httpsyntax"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -162,7 +163,7 @@ func (f *forwarded) writeRFC7239(w stringWriter) {
 func writeForwardedValue(w stringWriter, v string) {
 	token := v != ""
 	for i := 0; i < len(v) && token; i++ {
-		token = tokenChars[v[i]]
+		token = httpsyntax.IsTokenChar(v[i])
 	}
 	if token {
 		w.WriteString(v)

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/portico-proxy/portico/internal/httpsyntax"
 )
 
 // This file is the wire side of the lean HTTP/1.1 client: the request
@@ -197,8 +199,8 @@ func parseResponseHead(head string, h *responseHead) error {
 		if colon <= 0 {
 			return errMalformed
 		}
-		k, v := line[:colon], trimOWS(line[colon+1:])
-		if !validFieldName(k) || !validFieldValue(v) {
+		k, v := line[:colon], httpsyntax.TrimOWS(line[colon+1:])
+		if !httpsyntax.ValidToken(k) || !httpsyntax.ValidFieldValue(v) {
 			return errMalformed
 		}
 		k = canonicalKey(k)
@@ -234,55 +236,6 @@ func parseResponseHead(head string, h *responseHead) error {
 		h.contentLength = -1
 	}
 	return nil
-}
-
-func trimOWS(s string) string {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-// tokenChars marks the bytes allowed in a header field name (RFC 9110 tchar).
-var tokenChars = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-func validFieldName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if !tokenChars[k[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-// validFieldValue refuses control bytes (other than tab) so that nothing a
-// backend sends can split or smuggle a response downstream.
-func validFieldValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if (c < ' ' && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // commonKeys are canonical names looked up case-insensitively, so that the
@@ -345,8 +298,8 @@ func readTrailers(br *bufio.Reader, dst http.Header) error {
 		if colon <= 0 {
 			return errMalformed
 		}
-		k, v := string(s[:colon]), trimOWS(string(s[colon+1:]))
-		if !validFieldName(k) || !validFieldValue(v) {
+		k, v := string(s[:colon]), httpsyntax.TrimOWS(string(s[colon+1:]))
+		if !httpsyntax.ValidToken(k) || !httpsyntax.ValidFieldValue(v) {
 			return errMalformed
 		}
 		k = http.CanonicalHeaderKey(k)

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"bufio"
+	"github.com/portico-proxy/portico/internal/httpsyntax"
 	"strings"
 	"testing"
 )
@@ -36,7 +37,7 @@ func FuzzParseResponseHead(f *testing.F) {
 			t.Fatalf("chunked with a length %d", h.contentLength)
 		}
 		for _, fl := range h.fields {
-			if !validFieldName(fl.k) || !validFieldValue(fl.v) || strings.ContainsAny(fl.k+fl.v, "\r\n") {
+			if !httpsyntax.ValidToken(fl.k) || !httpsyntax.ValidFieldValue(fl.v) || strings.ContainsAny(fl.k+fl.v, "\r\n") {
 				t.Fatalf("accepted unsafe field %q: %q", fl.k, fl.v)
 			}
 		}

@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"errors"
+	"github.com/portico-proxy/portico/internal/httpsyntax"
 	"io"
 	"net"
 	"net/http"
@@ -335,9 +336,9 @@ func sendRequestBody(c *conn, r *http.Request, framing bodyFraming) error {
 	if framing == bodyChunked {
 		c.bw.WriteString("0\r\n")
 		for k, vv := range r.Trailer {
-			if validFieldName(k) {
+			if httpsyntax.ValidToken(k) {
 				for _, v := range vv {
-					if validFieldValue(v) {
+					if httpsyntax.ValidFieldValue(v) {
 						writeField(c.bw, k, v)
 					}
 				}

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"github.com/portico-proxy/portico/internal/httpsyntax"
 	"io"
 	"net"
 	"net/http"
@@ -37,7 +38,7 @@ func (p *Proxy) tunnel(w http.ResponseWriter, c *conn, head *responseHead) error
 	}
 	for k, vv := range w.Header() { // response headers set by middleware
 		for _, v := range vv {
-			if validFieldName(k) && validFieldValue(v) {
+			if httpsyntax.ValidToken(k) && httpsyntax.ValidFieldValue(v) {
 				writeField(bw, k, v)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"github.com/portico-proxy/portico/internal/httpsyntax"
 	"io"
 	"net/http"
 	"strings"
@@ -220,7 +221,7 @@ func (b *body) readChunkSize() (int64, error) {
 	if i == 0 || size < 0 {
 		return 0, errBadChunk
 	}
-	if i < len(line) && (line[i] != ';' || invalidValueByte(line[i:]) >= 0) {
+	if i < len(line) && (line[i] != ';' || httpsyntax.InvalidValueByte(line[i:]) >= 0) {
 		return 0, errBadChunk
 	}
 	return size, nil

@@ -7,7 +7,7 @@ package h1
 
 import (
 	"bytes"
-	"encoding/binary"
+	"github.com/portico-proxy/portico/internal/httpsyntax"
 	"net/http"
 	"strings"
 	"unsafe"
@@ -221,7 +221,7 @@ func (ph *parsedHead) field(line string, b []byte) string {
 	default:
 		return reasonBadName
 	}
-	if j := invalidValueByte(b[i+1:]); j >= 0 {
+	if j := httpsyntax.InvalidValueByte(b[i+1:]); j >= 0 {
 		if b[i+1+j] == '\r' {
 			return reasonBareCR
 		}
@@ -399,36 +399,9 @@ func trimOWS(s string) string {
 	return s
 }
 
-// invalidValueByte returns the index of the first byte of p that may not
-// appear in a field value, or -1. Eight bytes at a time while no byte is
-// below 0x20 or equal to 0x7f.
-func invalidValueByte(p []byte) int {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	i := 0
-	for {
-		for i+8 <= len(p) {
-			x := binary.LittleEndian.Uint64(p[i:])
-			y := x ^ (lo * 0x7f)
-			if ((x-lo*0x20)&^x|(y-lo)&^y)&hi != 0 {
-				break
-			}
-			i += 8
-		}
-		end := min(i+8, len(p))
-		for ; i < end; i++ {
-			if byteClass[p[i]]&cValue == 0 {
-				return i
-			}
-		}
-		if i == len(p) {
-			return -1
-		}
-	}
-}
-
 // validValue reports whether a response field value may be written.
 func validValue(v string) bool {
-	return invalidValueByte(unsafe.Slice(unsafe.StringData(v), len(v))) < 0
+	return httpsyntax.ValidFieldValue(v)
 }
 
 // validName reports whether k is a non-empty token.
