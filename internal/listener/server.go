@@ -46,9 +46,10 @@ type Server struct {
 	key    string
 	cfg    config.Listener
 	cur    *Current
-	srv    *http.Server // TLS listeners, and h2c connections of plain ones
-	h1     *h1.Server   // plain listeners: HTTP/1.1
-	h2c    *handoff
+	srv    *http.Server // HTTP/2: over TLS, or h2c
+	h1     *h1.Server   // HTTP/1.1, plain or over TLS
+	h2     *handoff     // connections for srv
+	tls    *tls.Config  // nil for plain listeners
 	ln     net.Listener
 	log    *slog.Logger
 	maxHdr int
@@ -70,37 +71,41 @@ func New(cfg config.Listener, cur *Current, log *slog.Logger) (*Server, error) {
 			return nil, fmt.Errorf("listener %s: %w", cfg.Addr, err)
 		}
 	}
+	// HTTP/1.1, plain or over TLS, is served by Portico's own engine:
+	// strict and lean, with its own timeouts. HTTP/2 goes to net/http's
+	// server through a handoff: over TLS when ALPN picks h2, in clear
+	// when a connection opens with the HTTP/2 preface (h2c).
 	var protos http.Protocols
+	s.ln = inner
 	if tlsConf != nil {
-		// TLS: net/http serves HTTP/1.1 and HTTP/2 (chosen by ALPN); the
-		// guarded conns give it progress-reset write deadlines.
-		protos.SetHTTP1(true)
 		protos.SetHTTP2(true)
-		s.ln = tls.NewListener(newGuardedListener(inner, guardOptions{
-			WriteIdle:     lim.WriteIdleTimeout,
-			MaxConnsPerIP: lim.MaxConnsPerIP,
-		}), tlsConf)
+		tlsConf.NextProtos = []string{"h2", "http/1.1"}
+		s.tls = tlsConf
+		// HTTP/2 connections are net/http's; their writes get the
+		// progress-reset deadline from the guarded conn.
+		s.ln = newGuardedListener(inner, guardOptions{WriteIdle: lim.WriteIdleTimeout, MaxConnsPerIP: lim.MaxConnsPerIP})
 	} else {
-		// Plain: Portico's own HTTP/1.1 engine, strict and lean, with
-		// its own timeouts; connections that open with the HTTP/2 preface
-		// are handed to net/http's HTTP/2 server (h2c prior knowledge).
 		protos.SetUnencryptedHTTP2(true)
-		s.ln = inner
 		if lim.MaxConnsPerIP > 0 {
 			s.ln = newGuardedListener(inner, guardOptions{MaxConnsPerIP: lim.MaxConnsPerIP})
 		}
-		s.h2c = newHandoff(inner.Addr())
-		s.h1 = h1.NewServer(s, h1.Options{
-			ReadHeaderTimeout: lim.ReadHeaderTimeout,
-			IdleTimeout:       lim.IdleTimeout,
-			ReadIdleTimeout:   lim.ReadIdleTimeout,
-			WriteIdleTimeout:  lim.WriteIdleTimeout,
-			MaxHeaderBytes:    int(lim.MaxHeaderBytes),
-			MaxHeaderCount:    lim.MaxHeaderCount,
-			H2C:               s.h2c.push,
-			ErrorLog:          log,
-		})
 	}
+	s.h2 = newHandoff(inner.Addr())
+	h1opts := h1.Options{
+		ReadHeaderTimeout: lim.ReadHeaderTimeout,
+		IdleTimeout:       lim.IdleTimeout,
+		ReadIdleTimeout:   lim.ReadIdleTimeout,
+		WriteIdleTimeout:  lim.WriteIdleTimeout,
+		MaxHeaderBytes:    int(lim.MaxHeaderBytes),
+		MaxHeaderCount:    lim.MaxHeaderCount,
+		ErrorLog:          log,
+	}
+	if tlsConf == nil {
+		h1opts.H2C = s.h2.push
+	} else {
+		h1opts.WriteIdleTimeout = -1 // the guarded conn under TLS does it
+	}
+	s.h1 = h1.NewServer(s, h1opts)
 	s.srv = &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: lim.ReadHeaderTimeout,
@@ -145,28 +150,62 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Serve accepts until Shutdown. It returns nil after a clean shutdown.
 func (s *Server) Serve() error {
+	go s.srv.Serve(s.h2) // ends when Shutdown closes the handoff
 	var err error
-	if s.h1 != nil {
-		go s.srv.Serve(s.h2c) // ends when Shutdown closes the handoff
+	if s.tls == nil {
 		err = s.h1.Serve(s.ln)
 	} else {
-		err = s.srv.Serve(s.ln)
+		err = s.serveTLS()
 	}
-	if errors.Is(err, http.ErrServerClosed) {
+	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
 		return nil
 	}
 	return err
 }
 
+// serveTLS accepts TLS connections; each does its handshake on its own
+// goroutine (under the read-header timeout), then goes to the HTTP/1.1
+// engine or, when ALPN chose h2, to net/http's HTTP/2 server.
+func (s *Server) serveTLS() error {
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return err
+		}
+		go s.handshake(c)
+	}
+}
+
+func (s *Server) handshake(c net.Conn) {
+	tc := tls.Server(c, s.tls)
+	timeout := s.cfg.Limits.ReadHeaderTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	err := tc.HandshakeContext(ctx)
+	cancel()
+	if err != nil {
+		_ = c.Close()
+		return
+	}
+	if tc.ConnectionState().NegotiatedProtocol == "h2" {
+		s.h2.push(tc)
+		return
+	}
+	s.h1.ServeConn(tc)
+}
+
 // Shutdown stops accepting, lets in-flight requests finish until ctx
 // ends, then closes what is left.
 func (s *Server) Shutdown(ctx context.Context) error {
-	var err error
-	if s.h1 != nil {
-		s.h2c.Close()
-		if err = s.h1.Shutdown(ctx); err != nil {
-			_ = s.h1.Close()
-		}
+	if s.tls != nil {
+		_ = s.ln.Close() // the h1 engine does not own the TLS accept loop
+	}
+	s.h2.Close()
+	err := s.h1.Shutdown(ctx)
+	if err != nil {
+		_ = s.h1.Close()
 	}
 	if err2 := s.srv.Shutdown(ctx); err2 != nil {
 		_ = s.srv.Close()
@@ -178,7 +217,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // ServeHTTP applies the per-request guards and hands the request to the
 // current generation.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.ProtoMajor == 1 && s.h1 != nil {
+	if r.ProtoMajor == 1 {
 		// The HTTP/1.1 engine enforced the limits and body deadlines.
 		s.cur.Load().Handler(s.key).ServeHTTP(w, r)
 		return

@@ -3,6 +3,7 @@ package h1
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -47,6 +48,7 @@ type conn struct {
 	raw        syscall.RawConn // for waiting without a read buffer; nil if none
 	remoteAddr string
 	baseCtx    context.Context
+	tlsState   *tls.ConnectionState // set when rwc is a handshaken *tls.Conn
 
 	br *bufio.Reader // nil while idle long enough
 	bw *bufio.Writer // nil while idle long enough
@@ -62,6 +64,10 @@ type conn struct {
 func newConn(s *Server, rwc net.Conn) *conn {
 	c := &conn{s: s, rwc: rwc, remoteAddr: rwc.RemoteAddr().String()}
 	c.baseCtx = context.WithValue(context.Background(), http.LocalAddrContextKey, rwc.LocalAddr())
+	if tc, ok := rwc.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		c.tlsState = &st
+	}
 	c.rf, _ = rwc.(io.ReaderFrom)
 	c.raw = rawConn(rwc)
 	c.cr.c, c.cw.c = c, c

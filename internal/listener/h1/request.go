@@ -43,6 +43,7 @@ func (c *conn) buildRequest(ex *exchange, ph *parsedHead) (int, string) {
 	}
 	r.Header = buildHeader(ph, ex.vals[:])
 	r.RemoteAddr = c.remoteAddr
+	r.TLS = c.tlsState
 	r.Close = ph.connClose || ph.minor == 0 && !ph.keepAlive
 	switch {
 	case ph.chunked:

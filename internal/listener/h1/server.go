@@ -1,5 +1,6 @@
-// Package h1 is Portico's HTTP/1.1 server engine for cleartext
-// connections. It owns each downstream HTTP/1.1 connection from accept to
+// Package h1 is Portico's HTTP/1.1 server engine, for cleartext
+// connections and for TLS connections the listener has already
+// handshaken (r.TLS is filled from the *tls.Conn). It owns each downstream HTTP/1.1 connection from accept to
 // close: strict parsing of request heads, request body framing (strict
 // Content-Length and chunked, Expect: 100-continue, trailers), keep-alive
 // and pipelining, timeouts (header, idle, body read and response write
@@ -8,8 +9,8 @@
 // http.Handler, so the same handler chain serves net/http's HTTP/2 and
 // TLS listeners and this one.
 //
-// It must not route, talk to backends, terminate TLS or speak HTTP/2: an
-// h2c prior-knowledge connection is handed to Options.H2C as is.
+// It must not route, talk to backends, do TLS handshakes or speak HTTP/2:
+// an h2c prior-knowledge connection is handed to Options.H2C as is.
 //
 // It exists for speed: one goroutine per connection and none per
 // request, pooled buffers, the head copied once into one string that
