@@ -1,12 +1,13 @@
 // This file holds the downstream connection guards: guardedConn (write idle
-// deadline reset on progress, kernel-copy friendly ReadFrom, the framing
-// guard on reads) and guardedListener, which applies the per-IP connection
-// limit at accept and wraps every connection it returns.
+// deadline reset on progress, kernel-copy friendly ReadFrom, the per-IP slot
+// given back on Close) and guardedListener, which applies the per-IP
+// connection limit at accept, waits out temporary accept errors and wraps
+// every connection it returns.
 //
-// The guarded listener must wrap the plain TCP listener, below TLS: the
-// framing guard needs cleartext, so it is meant for cleartext (h1, h2c)
-// listeners; on a TLS listener leave StrictFraming off (net/http must see the
-// *tls.Conn itself to negotiate HTTP/2 and fill Request.TLS).
+// The guarded listener wraps the plain TCP listener, below TLS: on a TLS
+// listener every record the TLS layer writes (HTTP/1.1 or HTTP/2) gets the
+// idle write deadline; on a plain one, ReadFrom and Unwrap let the server
+// above reach the TCP connection for sendfile and splice.
 
 package listener
 
@@ -27,12 +28,6 @@ import (
 const (
 	// maxPushEvery is how often at most Write moves the write deadline.
 	maxPushEvery = time.Second
-	// rejectWriteTimeout bounds writing the framing 400 at close.
-	rejectWriteTimeout = time.Second
-	// rejectLinger is how long a rejected connection is drained after the
-	// 400, so the request bytes left unread do not turn the close into a RST
-	// that makes the client drop the 400 unread.
-	rejectLinger = 250 * time.Millisecond
 	// Spliced copies (socket to socket) move in slices between deadline
 	// pushes; the slice adapts to the client's speed within these bounds.
 	// The cap bounds the slowest client a slice can fail (256 KiB in
@@ -42,8 +37,6 @@ const (
 	startSpliceSlice = 64 << 10
 	maxSpliceSlice   = 256 << 10
 )
-
-var badRequestResponse = []byte("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\nBad Request\n")
 
 // monoEpoch anchors monoNow, a monotonic clock read through the vDSO (no
 // system call).
@@ -61,7 +54,8 @@ type closeWriter interface{ CloseWrite() error }
 // writerOnly hides a ReadFrom method, so io.Copy does not recurse into it.
 type writerOnly struct{ io.Writer }
 
-// guardedConn is the net.Conn net/http serves (and a Hijack returns).
+// guardedConn is the net.Conn the servers above read and write, directly or
+// under TLS (and the one a Hijack returns on a plain connection).
 //
 // Writes: when writeIdle > 0 the write deadline is an idle deadline reset on
 // progress, never a total one. Before a Write the deadline is moved to
@@ -73,7 +67,7 @@ type writerOnly struct{ io.Writer }
 // 2*writeIdle after its last progress. An explicit deadline set through
 // SetWriteDeadline or SetDeadline takes over until it is cleared (zero).
 //
-// Reads pass through the framing guard when there is one; see Read.
+// Reads go straight to the wrapped connection.
 type guardedConn struct {
 	net.Conn
 	writeIdle time.Duration
@@ -84,19 +78,15 @@ type guardedConn struct {
 	lastPush atomic.Int64 // monoNow of the last push, or pushNeeded
 	external atomic.Bool  // an explicit write deadline is in force
 
-	guard        *framingGuard
-	onReject     func(reason string)
-	replyPending atomic.Bool // a framing 400 is owed, written at close
-
 	closed  atomic.Bool
 	limiter *connLimiter // per-IP slot to release on Close, or nil
 	ip      netip.Addr
 }
 
 // newGuardedConn wraps c. A writeIdle of zero or less leaves write deadlines
-// to the caller; a nil guard reads without framing checks.
-func newGuardedConn(c net.Conn, writeIdle time.Duration, guard *framingGuard) *guardedConn {
-	gc := &guardedConn{Conn: c, writeIdle: writeIdle, guard: guard}
+// to the caller.
+func newGuardedConn(c net.Conn, writeIdle time.Duration) *guardedConn {
+	gc := &guardedConn{Conn: c, writeIdle: writeIdle}
 	gc.lastPush.Store(pushNeeded)
 	if writeIdle > 0 {
 		gc.pushEvery = int64(min(maxPushEvery, writeIdle/4))
@@ -109,62 +99,8 @@ func newGuardedConn(c net.Conn, writeIdle time.Duration, guard *framingGuard) *g
 // Unwrap returns the wrapped connection.
 func (c *guardedConn) Unwrap() net.Conn { return c.Conn }
 
-// Read reads from the connection. With a framing guard, the bytes read are
-// checked before they are returned: at a violation Read returns only the
-// bytes before the offending request (or, in a body, before the offending
-// byte), then, on that call if there are none or else on the next, an error
-// wrapping errFraming, and never reads the connection again. The error is a
-// *net.OpError with Op "read", so net/http treats it as a dead connection
-// and does not answer it itself; a violation in a request head is answered
-// with 400 when net/http closes the connection (after any response in
-// flight), one in a body or trailer is not (the handler owns that response
-// and sees the error from Request.Body). A violation in a request pipelined
-// behind one being served is found by net/http's background read and
-// cancels the served request's context, as a client hang-up would.
-func (c *guardedConn) Read(p []byte) (int, error) {
-	g := c.guard
-	if g == nil {
-		return c.Conn.Read(p)
-	}
-	if g.err != nil { // sticky, even past an upgrade: bytes were withheld
-		return 0, c.readError()
-	}
-	if g.passthrough.Load() {
-		return c.Conn.Read(p)
-	}
-	n, err := c.Conn.Read(p)
-	// Re-check: a 101 written while this Read was blocked switches the guard
-	// off before the client can send anything after it.
-	if n <= 0 || g.passthrough.Load() {
-		return n, err
-	}
-	k, ferr := g.feed(p[:n])
-	if ferr == nil {
-		return n, err
-	}
-	if g.reply {
-		c.replyPending.Store(true)
-	}
-	if c.onReject != nil {
-		c.onReject(g.reason)
-	}
-	if k > 0 {
-		return k, nil
-	}
-	return 0, c.readError()
-}
-
-func (c *guardedConn) readError() error {
-	return &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: c.guard.err}
-}
-
 // Write writes p, keeping the idle write deadline; see guardedConn.
 func (c *guardedConn) Write(p []byte) (int, error) {
-	if g := c.guard; g != nil {
-		if want := g.upgradeWanted.Load(); want != upgradeNone {
-			g.sniffResponse(want, p)
-		}
-	}
 	if c.writeIdle <= 0 {
 		return c.Conn.Write(p)
 	}
@@ -179,28 +115,6 @@ func (c *guardedConn) Write(p []byte) (int, error) {
 		p = p[n:]
 		c.push(monoNow())
 	}
-}
-
-// sniffResponse is called with the first bytes the server writes after a
-// request head that asked for an upgrade (want is upgradeHeader or
-// upgradeConnect). net/http and hijacking handlers write a response from its
-// status line in one Write, so the first Write after such a head is the
-// response to it: 101 (or 2xx to CONNECT) switches the guard to passthrough
-// before the bytes reach the client; an interim 1xx keeps waiting; anything
-// else ends the wait.
-func (g *framingGuard) sniffResponse(want int32, p []byte) {
-	if len(p) >= 13 && string(p[:7]) == "HTTP/1." && p[8] == ' ' {
-		status := p[9:12]
-		switch {
-		case want == upgradeHeader && string(status) == "101":
-			g.passthrough.Store(true)
-		case want == upgradeConnect && status[0] == '2':
-			g.passthrough.Store(true)
-		case status[0] == '1' && string(status) != "101":
-			return // 100 Continue and other interim responses
-		}
-	}
-	g.upgradeWanted.CompareAndSwap(want, upgradeNone)
 }
 
 // ReadFrom copies r to the connection, letting the kernel do it where the
@@ -372,51 +286,22 @@ func (c *guardedConn) SetDeadline(t time.Time) error {
 	return err
 }
 
-// CloseWrite shuts down the writing side, after writing a framing 400 that
-// is owed.
+// CloseWrite shuts down the writing side, where the wrapped connection can.
 func (c *guardedConn) CloseWrite() error {
-	if c.replyPending.Swap(false) {
-		c.sendReject()
-	}
 	if cw, ok := c.Conn.(closeWriter); ok {
 		return cw.CloseWrite()
 	}
 	return errors.ErrUnsupported
 }
 
-// Close closes the connection, after writing a framing 400 that is owed, and
-// releases its per-IP slot exactly once.
+// Close closes the connection and releases its per-IP slot exactly once.
 func (c *guardedConn) Close() error {
 	first := c.closed.CompareAndSwap(false, true)
-	if first && c.replyPending.Swap(false) {
-		c.sendReject()
-	}
 	err := c.Conn.Close()
 	if first && c.limiter != nil {
 		c.limiter.release(c.ip)
 	}
 	return err
-}
-
-// sendReject writes the framing 400, half-closes and drains the connection
-// briefly. net/http has finished writing by the time it closes, so the 400
-// cannot land inside another response.
-func (c *guardedConn) sendReject() {
-	_ = c.Conn.SetWriteDeadline(time.Now().Add(rejectWriteTimeout))
-	if _, err := c.Conn.Write(badRequestResponse); err != nil {
-		return
-	}
-	cw, ok := c.Conn.(closeWriter)
-	if !ok || cw.CloseWrite() != nil {
-		return
-	}
-	_ = c.Conn.SetReadDeadline(time.Now().Add(rejectLinger))
-	buf := make([]byte, 1024)
-	for range 64 {
-		if _, err := c.Conn.Read(buf); err != nil {
-			return
-		}
-	}
 }
 
 // guardOptions configures newGuardedListener.
@@ -425,15 +310,9 @@ type guardOptions struct {
 	WriteIdle time.Duration
 	// MaxConnsPerIP limits concurrent connections per client IP; zero: no limit.
 	MaxConnsPerIP int
-	// StrictFraming turns the HTTP/1.1 framing guard on (cleartext only).
-	StrictFraming bool
-	// MaxHeaderBytes bounds a chunked body's trailer section (the head
-	// itself is bounded by net/http); zero: 1 MiB.
-	MaxHeaderBytes int
 	// OnReject, when set, is called with a short reason for each rejected
-	// connection ("conn_limit") or request (the framing reasons in
-	// framing.go). It is called on the accepting or reading goroutine and
-	// must not block.
+	// connection (so far only "conn_limit", for the per-IP limit). It is
+	// called on the accepting goroutine and must not block.
 	OnReject func(reason string)
 }
 
@@ -482,12 +361,7 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 				continue
 			}
 		}
-		var guard *framingGuard
-		if l.opts.StrictFraming {
-			guard = newFramingGuard(l.opts.MaxHeaderBytes)
-		}
-		gc := newGuardedConn(c, l.opts.WriteIdle, guard)
-		gc.onReject = l.opts.OnReject
+		gc := newGuardedConn(c, l.opts.WriteIdle)
 		if ip.IsValid() {
 			gc.limiter, gc.ip = l.limiter, ip
 		}

@@ -73,7 +73,7 @@ func TestGuardedConnDoubleCloseReleasesOnce(t *testing.T) {
 	l.acquire(ip)
 	c1, c2 := net.Pipe()
 	defer c2.Close()
-	gc := newGuardedConn(c1, 0, nil)
+	gc := newGuardedConn(c1, 0)
 	gc.limiter, gc.ip = l, ip
 	gc.Close()
 	gc.Close()

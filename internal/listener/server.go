@@ -1,8 +1,8 @@
 // Package listener owns downstream connections: the sockets Portico
-// accepts on, their guards (per-IP connection limit, strict HTTP/1.1
-// framing, progress-reset deadlines), the servers (Portico's HTTP/1.1
-// engine in h1/ for plain TCP, net/http for h2c and for HTTP/1.1 and
-// HTTP/2 over TLS), graceful drain, and the atomic pointer to the current
+// accepts on, their guards (per-IP connection limit, progress-reset write
+// deadlines), TLS handshakes, the servers (Portico's strict HTTP/1.1
+// engine in h1/, plain or over TLS; net/http for HTTP/2, over TLS or
+// h2c), graceful drain, and the atomic pointer to the current
 // configuration generation.
 //
 // Connections belong to the listener, not to a generation: a reload swaps
