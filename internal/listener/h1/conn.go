@@ -96,7 +96,6 @@ func rawConn(c net.Conn) syscall.RawConn {
 }
 
 func (c *conn) serve() {
-	c.br = getReader(&c.cr)
 	for {
 		if !c.waitRequest() {
 			c.close(false)
@@ -140,7 +139,15 @@ func (c *conn) waitRequest() bool {
 		c.br = getReader(&c.cr) // drop a buffer grown for a large head
 	}
 	rel := c.s.idleRelease
-	if c.served > 0 && c.raw != nil && rel > 0 && (deadline.IsZero() || o.IdleTimeout > rel) {
+	switch {
+	case c.raw != nil && c.served == 0:
+		// A new connection gets its read buffer when its first bytes
+		// arrive, as nginx does: an accepted but silent connection
+		// costs no buffer.
+		if waitReadable(c.raw, c.rwc, deadline) != nil {
+			return false
+		}
+	case c.raw != nil && rel > 0 && (deadline.IsZero() || o.IdleTimeout > rel):
 		_ = c.rwc.SetReadDeadline(now.Add(rel))
 		_, err := c.br.Peek(1)
 		if err == nil {
@@ -153,6 +160,8 @@ func (c *conn) waitRequest() bool {
 		if waitReadable(c.raw, c.rwc, deadline) != nil {
 			return false
 		}
+	}
+	if c.br == nil {
 		c.br = getReader(&c.cr)
 	}
 	_ = c.rwc.SetReadDeadline(deadline)
