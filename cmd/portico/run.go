@@ -131,11 +131,29 @@ func listenersChanged(a, b *config.Config) string {
 	}
 	for i := range a.Listeners {
 		x, y := a.Listeners[i], b.Listeners[i]
-		if x.Addr != y.Addr || x.Name != y.Name || x.Limits != y.Limits || (x.TLS == nil) != (y.TLS == nil) {
+		if x.Addr != y.Addr || x.Name != y.Name || x.Limits != y.Limits || !sameCerts(x.TLS, y.TLS) {
 			return "listener " + x.Addr
 		}
 	}
 	return ""
+}
+
+// sameCerts reports whether two TLS settings name the same certificate
+// files. Certificates are loaded when a listener starts, so a change needs
+// a restart in this release.
+func sameCerts(a, b *config.TLS) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if len(a.Certs) != len(b.Certs) {
+		return false
+	}
+	for i := range a.Certs {
+		if a.Certs[i].Cert != b.Certs[i].Cert || a.Certs[i].Key != b.Certs[i].Key {
+			return false
+		}
+	}
+	return true
 }
 
 // shutdown drains: listeners stop accepting, in-flight requests get until
