@@ -22,17 +22,16 @@ const (
 	cHost               // Host header byte (as httpguts.ValidHostHeader)
 )
 
-var byteClass [256]uint8
+var byteClass = buildByteClass()
 
-func init() {
-	const tchars = "!#$%&'*+-.^_`|~"
+func buildByteClass() (byteClass [256]uint8) {
 	const pathChars = "-_.~$&+,/:;=@"
 	const hostChars = "!$%&'()*+,-.:;=[]_~"
 	for c := 0; c < 256; c++ {
 		b := byte(c)
 		var cl uint8
 		alnum := b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
-		if alnum || strings.IndexByte(tchars, b) >= 0 {
+		if httpsyntax.IsTokenChar(b) {
 			cl |= cTchar
 		}
 		if b == ' ' || b == '\t' || b > 0x20 && b != 0x7f {
@@ -49,6 +48,7 @@ func init() {
 		}
 		byteClass[c] = cl
 	}
+	return byteClass
 }
 
 // Reject reasons, written in the error response body after the status text.
