@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/portico-proxy/portico/internal/config"
 )
@@ -139,4 +141,53 @@ func TestRecorderKeepsReaderFrom(t *testing.T) {
 	if n != 3 || err != nil || rec.bytes != 3 || rec.status != 200 {
 		t.Fatalf("got n=%d err=%v bytes=%d status=%d", n, err, rec.bytes, rec.status)
 	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// blockingWriter never returns until released, like a stuck disk.
+type blockingWriter struct{ release chan struct{} }
+
+func (b blockingWriter) Write(p []byte) (int, error) {
+	<-b.release
+	return len(p), nil
+}
+
+func TestAccessLogFullDiskNeverFailsRequests(t *testing.T) {
+	log := NewAccessLog(failingWriter{})
+	h := log.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	for i := 0; i < 100; i++ {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+		if w.Code != 200 || w.Body.String() != "ok" {
+			t.Fatalf("request %d: got %d %q", i, w.Code, w.Body.String())
+		}
+	}
+	log.Close()
+}
+
+func TestAccessLogStuckWriterDropsInsteadOfBlocking(t *testing.T) {
+	bw := blockingWriter{release: make(chan struct{})}
+	log := NewAccessLog(bw)
+	h := log.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// Far more lines than the queue holds: none of these may block.
+		for i := 0; i < 3*accessQueueLen; i++ {
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("requests blocked behind a stuck access log writer")
+	}
+	if log.Dropped() == 0 {
+		t.Fatal("want dropped lines counted")
+	}
+	close(bw.release)
+	log.Close()
 }
