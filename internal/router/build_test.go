@@ -103,3 +103,14 @@ func TestCleanPath(t *testing.T) {
 		}
 	}
 }
+
+func TestBuildReportsAnUnwritableAccessLog(t *testing.T) {
+	cfg, err := config.Parse("t.yaml", []byte("listeners: [{addr: \"127.0.0.1:0\"}]\nroutes: [{match: /, respond: x}]\naccess_log: /nonexistent-dir/portico/access.log\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Build(cfg, Shared{})
+	if err == nil || !strings.Contains(err.Error(), "access_log") {
+		t.Fatalf("got %v, want an access_log error (a reload keeps the running config)", err)
+	}
+}
