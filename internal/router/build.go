@@ -48,11 +48,11 @@ func ListenerKey(l *config.Listener) string {
 
 // Build makes a generation from a validated config. On error nothing is
 // left running.
-func Build(cfg *config.Config, shared Shared) (g *Generation, err error) {
-	g = &Generation{Config: cfg, handlers: map[string]http.Handler{}}
+func Build(cfg *config.Config, shared Shared) (_ *Generation, err error) {
+	g := &Generation{Config: cfg, handlers: map[string]http.Handler{}}
 	defer func() {
 		if err != nil {
-			g.Retire()
+			g.Retire() // the half-built one: pools and files opened so far
 		}
 	}()
 	pools := map[string]*upstream.Pool{}
