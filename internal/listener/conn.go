@@ -354,10 +354,12 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 		if l.limiter != nil {
 			var ok bool
 			if ip, ok = remoteIP(c); ok && !l.limiter.acquire(ip) {
-				rejectOverLimit(c)
+				// Reported before the client can see the 503, so whoever
+				// counts rejections is never behind the client.
 				if l.opts.OnReject != nil {
 					l.opts.OnReject(reasonConnLimit)
 				}
+				rejectOverLimit(c)
 				continue
 			}
 		}
