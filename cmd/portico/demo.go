@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os/signal"
 	"strconv"
 	"syscall"
 	"time"
@@ -25,13 +26,15 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return usageError{"demo: " + err.Error()}
 	}
+	sigs := catchSignals()
+	defer signal.Stop(sigs)
 	d, err := startDemo(*addr, stdout)
 	if err != nil {
 		return err
 	}
 	defer d.close()
 	printDemo(stdout, d.url)
-	return d.inst.serveUntilSignal()
+	return d.inst.serveUntilSignal(sigs)
 }
 
 type demo struct {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strconv"
 
 	"github.com/portico-proxy/portico/internal/config"
@@ -29,12 +30,14 @@ func cmdProxy(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	sigs := catchSignals()
+	defer signal.Stop(sigs)
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	inst, err := start(cfg, log, func() (*config.Config, error) { return cfg, nil }, os.Stdout)
 	if err != nil {
 		return err
 	}
-	return inst.serveUntilSignal()
+	return inst.serveUntilSignal(sigs)
 }
 
 func oneLinerConfig(from, to string, accessLog bool) string {

@@ -23,6 +23,8 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	sigs := catchSignals()
+	defer signal.Stop(sigs)
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	cfg, err := config.Load(path)
 	if err != nil {
@@ -32,7 +34,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return inst.serveUntilSignal()
+	return inst.serveUntilSignal(sigs)
 }
 
 func cmdValidate(args []string, stdout io.Writer) error {
@@ -180,9 +182,16 @@ func (in *instance) shutdown() {
 	in.cur.Load().Retire()
 }
 
-func (in *instance) serveUntilSignal() error {
+// catchSignals starts listening for the control signals. Call it before
+// anything else starts: a SIGHUP that arrives during startup must queue a
+// reload, not kill the process (its default action).
+func catchSignals() chan os.Signal {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	return sigs
+}
+
+func (in *instance) serveUntilSignal(sigs chan os.Signal) error {
 	defer signal.Stop(sigs)
 	for {
 		select {
