@@ -147,6 +147,11 @@ func (c *conn) waitRequest() bool {
 		if waitReadable(c.raw, c.rwc, deadline) != nil {
 			return false
 		}
+	case c.raw != nil && c.s.open.Load() >= manyConns:
+		c.releaseBuffers()
+		if waitReadable(c.raw, c.rwc, deadline) != nil {
+			return false
+		}
 	case c.raw != nil && rel > 0 && (deadline.IsZero() || o.IdleTimeout > rel):
 		_ = c.rwc.SetReadDeadline(now.Add(rel))
 		_, err := c.br.Peek(1)

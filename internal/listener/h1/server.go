@@ -63,6 +63,11 @@ const (
 	// defaultIdleRelease is how long a keep-alive connection waits for
 	// its next request with its buffers before giving them back (Linux).
 	defaultIdleRelease = 2 * time.Second
+	// manyConns is the open-connection count from which a keep-alive
+	// connection gives its buffers back as soon as it goes idle, as nginx
+	// does: with thousands of mostly idle clients memory matters more
+	// than the extra readiness check per request.
+	manyConns = 1024
 )
 
 func (o *Options) setDefaults() {
@@ -96,6 +101,7 @@ type Server struct {
 	mu         sync.Mutex
 	listeners  map[*net.Listener]struct{}
 	conns      map[*conn]struct{}
+	open       atomic.Int64 // len(conns), read without the lock
 	releases   atomic.Int64 // idle buffer releases (tests)
 
 	panicMu         sync.Mutex
@@ -248,11 +254,15 @@ func (s *Server) track(c *conn) bool {
 		return false
 	}
 	s.conns[c] = struct{}{}
+	s.open.Add(1)
 	return true
 }
 
 func (s *Server) untrack(c *conn) {
 	s.mu.Lock()
+	if _, ok := s.conns[c]; ok {
+		s.open.Add(-1)
+	}
 	delete(s.conns, c)
 	s.mu.Unlock()
 }
