@@ -199,3 +199,49 @@ func TestWebSocketThroughProxyIsFullDuplex(t *testing.T) {
 	}
 	ws.Close(websocket.StatusNormalClosure, "")
 }
+
+// TestInFlightRequestFinishesOnOldGeneration: a request that started
+// before a reload is answered by the backend of the config it started on.
+func TestInFlightRequestFinishesOnOldGeneration(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		<-release
+		io.WriteString(w, "old")
+	}))
+	defer slow.Close()
+	b := namedBackend(t, "new")
+	inst, url, path := testInstance(t, proxyConfig(slow.URL))
+	got := make(chan string, 1)
+	go func() {
+		res, err := http.Get(url + "/")
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		got <- string(body)
+	}()
+	<-started
+	if err := os.WriteFile(path, []byte(proxyConfig(b.URL)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.reload(); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if g := <-got; g != "old" {
+		t.Fatalf("in-flight request got %q, want old", g)
+	}
+	res, err := http.Get(url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if string(body) != "new" {
+		t.Fatalf("new request got %q, want new", body)
+	}
+}
