@@ -175,24 +175,25 @@ func (d *decoder) list(n ast.Node, path string, each func(n ast.Node, path strin
 	}
 }
 
-// form tells which form a value with a shorthand takes: "scalar" for the
-// shorthand, "mapping" for the long form (null included), or "" after
-// reporting anything else as "expected WHAT or a mapping".
-func (d *decoder) form(n ast.Node, path, what string) string {
+// shorthand decodes a value that is either a mapping of fields or, as a
+// shorthand, a plain scalar for its main field (`match: /api/` is
+// `match: {path: /api/}`). Adding a shorthand to a type is one call.
+func (d *decoder) shorthand(n ast.Node, path, what, main string, fields []field) {
 	v, ok := d.value(n, path)
 	switch {
 	case !ok:
-		return ""
+		return
 	case isScalar(v):
-		return "scalar"
+		findField(fields, main).dec(n, keyPath(path, main))
+		return
 	case isNull(v):
-		return "mapping"
+	default:
+		if _, isMap := v.(*ast.MappingNode); !isMap {
+			d.fail(n, path, "expected %s or a mapping", what)
+			return
+		}
 	}
-	if _, isMap := v.(*ast.MappingNode); isMap {
-		return "mapping"
-	}
-	d.fail(n, path, "expected %s or a mapping", what)
-	return ""
+	d.mapping(n, path, fields)
 }
 
 // strList decodes a list of strings; a single string is a list of one,

@@ -134,14 +134,7 @@ func (u *Upstream) decode(d *decoder, n ast.Node, path string) {
 // decode takes a plain string as the URL.
 func (b *Backend) decode(d *decoder, n ast.Node, path string) {
 	b.Pos = d.at(path)
-	switch d.form(n, path, "a URL") {
-	case "scalar":
-		b.URL = d.str(n, keyPath(path, "url"))
-		return
-	case "":
-		return
-	}
-	d.mapping(n, path, []field{
+	d.shorthand(n, path, "a URL", "url", []field{
 		{"url", func(n ast.Node, p string) { b.URL = d.str(n, p) }},
 		// A weight of 0 would silently become the default 1.
 		{"weight", func(n ast.Node, p string) { b.Weight = d.integer(n, p, 1) }},
@@ -151,14 +144,7 @@ func (b *Backend) decode(d *decoder, n ast.Node, path string) {
 // decode takes a plain string as the path.
 func (h *Health) decode(d *decoder, n ast.Node, path string) {
 	h.Pos = d.at(path)
-	switch d.form(n, path, "a path") {
-	case "scalar":
-		h.Path = d.str(n, keyPath(path, "path"))
-		return
-	case "":
-		return
-	}
-	d.mapping(n, path, []field{
+	d.shorthand(n, path, "a path", "path", []field{
 		{"path", func(n ast.Node, p string) { h.Path = d.str(n, p) }},
 		{"interval", func(n ast.Node, p string) { h.Interval = d.duration(n, p) }},
 		{"timeout", func(n ast.Node, p string) { h.Timeout = d.duration(n, p) }},

@@ -27,14 +27,7 @@ func (r *Route) decode(d *decoder, n ast.Node, path string) {
 
 // decode takes a plain string as the path prefix.
 func (m *Match) decode(d *decoder, n ast.Node, path string) {
-	switch d.form(n, path, "a path") {
-	case "scalar":
-		m.Path = d.str(n, keyPath(path, "path"))
-		return
-	case "":
-		return
-	}
-	d.mapping(n, path, []field{
+	d.shorthand(n, path, "a path", "path", []field{
 		{"host", func(n ast.Node, p string) { m.Host = d.strList(n, p) }},
 		{"path", func(n ast.Node, p string) { m.Path = d.str(n, p) }},
 		{"exact", func(n ast.Node, p string) { m.Exact = d.boolean(n, p) }},
@@ -47,14 +40,7 @@ func (m *Match) decode(d *decoder, n ast.Node, path string) {
 // decode takes a plain string as the target.
 func (r *Redirect) decode(d *decoder, n ast.Node, path string) {
 	r.Pos = d.at(path)
-	switch d.form(n, path, "a URL") {
-	case "scalar":
-		r.To = d.str(n, keyPath(path, "to"))
-		return
-	case "":
-		return
-	}
-	d.mapping(n, path, []field{
+	d.shorthand(n, path, "a URL", "to", []field{
 		{"to", func(n ast.Node, p string) { r.To = d.str(n, p) }},
 		{"status", func(n ast.Node, p string) { r.Status = d.integer(n, p, 0) }},
 	})
@@ -72,14 +58,7 @@ func (r *Respond) decode(d *decoder, n ast.Node, path string) {
 		d.fail(n, path, "expected a body or a mapping; for a status write {status: %s}", v.GetToken().Value)
 		return
 	}
-	switch d.form(n, path, "a body") {
-	case "scalar":
-		r.Body = d.str(n, keyPath(path, "body"))
-		return
-	case "":
-		return
-	}
-	d.mapping(n, path, []field{
+	d.shorthand(n, path, "a body", "body", []field{
 		{"status", func(n ast.Node, p string) { r.Status = d.integer(n, p, 0) }},
 		{"headers", func(n ast.Node, p string) { r.Headers = d.strMap(n, p) }},
 		{"body", func(n ast.Node, p string) { r.Body = d.str(n, p) }},
