@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/portico-proxy/portico/internal/config"
 	"github.com/portico-proxy/portico/internal/listener"
@@ -163,7 +162,7 @@ func sameCerts(a, b *config.TLS) bool {
 func (in *instance) shutdown() {
 	timeout := in.cur.Load().Config.DrainTimeout
 	if timeout <= 0 {
-		timeout = 30 * time.Second
+		timeout = config.DefaultDrainTimeout
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

@@ -180,7 +180,7 @@ func (s *Server) handshake(c net.Conn) {
 	tc := tls.Server(c, s.tls)
 	timeout := s.cfg.Limits.ReadHeaderTimeout
 	if timeout <= 0 {
-		timeout = 10 * time.Second
+		timeout = config.DefaultReadHeaderTimeout
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	err := tc.HandshakeContext(ctx)

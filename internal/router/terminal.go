@@ -17,9 +17,6 @@ type redirect struct {
 
 func newRedirect(c *config.Redirect) *redirect {
 	rd := &redirect{status: c.Status}
-	if rd.status == 0 {
-		rd.status = http.StatusFound
-	}
 	s := c.To
 	for {
 		i := strings.IndexByte(s, '{')
@@ -78,9 +75,6 @@ type respond struct {
 
 func newRespond(c *config.Respond) *respond {
 	rs := &respond{status: c.Status, headers: http.Header{}, body: []byte(c.Body)}
-	if rs.status == 0 {
-		rs.status = http.StatusOK
-	}
 	for k, v := range c.Headers {
 		rs.headers.Set(k, v)
 	}

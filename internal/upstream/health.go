@@ -3,6 +3,7 @@ package upstream
 import (
 	"bufio"
 	"context"
+	"github.com/portico-proxy/portico/internal/config"
 	"net"
 	"net/http"
 	"sync"
@@ -15,8 +16,8 @@ import (
 // get no traffic until a check passes again.
 type HealthOptions struct {
 	Path     string
-	Interval time.Duration // default 5s
-	Timeout  time.Duration // default 2s
+	Interval time.Duration // zero: config.DefaultHealthInterval
+	Timeout  time.Duration // zero: config.DefaultHealthTimeout
 }
 
 // healthChecker runs the checks of one pool until stopped.
@@ -29,10 +30,10 @@ type healthChecker struct {
 
 func (p *Pool) startHealth(o HealthOptions) {
 	if o.Interval <= 0 {
-		o.Interval = 5 * time.Second
+		o.Interval = config.DefaultHealthInterval
 	}
 	if o.Timeout <= 0 || o.Timeout > o.Interval {
-		o.Timeout = min(2*time.Second, o.Interval)
+		o.Timeout = min(config.DefaultHealthTimeout, o.Interval)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	hc := &healthChecker{opts: o, dialer: &net.Dialer{Timeout: o.Timeout}, stop: cancel}

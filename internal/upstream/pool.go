@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"fmt"
+	"github.com/portico-proxy/portico/internal/config"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -11,8 +12,9 @@ import (
 	"time"
 )
 
-// PoolOptions configure a Pool. Zero durations and sizes take the DESIGN.md
-// defaults noted on each field.
+// PoolOptions configure a Pool. Zero durations and sizes take the
+// defaults of the config package (config.Default*), the one place they
+// are written down.
 type PoolOptions struct {
 	Backends         []BackendOptions
 	Balance          string         // "round_robin" (default) or "random"
@@ -67,16 +69,16 @@ func NewPool(name string, o PoolOptions) (*Pool, error) {
 		return nil, fmt.Errorf("upstream %s: no backends", name)
 	}
 	if o.ConnectTimeout <= 0 {
-		o.ConnectTimeout = 3 * time.Second
+		o.ConnectTimeout = config.DefaultConnectTimeout
 	}
 	if o.FirstByteTimeout <= 0 {
-		o.FirstByteTimeout = 60 * time.Second
+		o.FirstByteTimeout = config.DefaultFirstByteTimeout
 	}
 	if o.MaxIdleConns <= 0 {
-		o.MaxIdleConns = 64
+		o.MaxIdleConns = config.DefaultMaxIdleConns
 	}
 	if o.IdleConnTimeout <= 0 {
-		o.IdleConnTimeout = 90 * time.Second
+		o.IdleConnTimeout = config.DefaultIdleConnTimeout
 	}
 	p := &Pool{
 		name:             name,
