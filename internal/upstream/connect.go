@@ -76,7 +76,7 @@ func (p *Proxy) serveExtendedConnect(w http.ResponseWriter, r *http.Request, pro
 		_, _ = io.Copy(c.nc, r.Body)
 		closeWrite(c.nc)
 	}()
-	_ = copyStream(w, c.br, c.br, true)
+	_ = copyStream(w, c.br, c.br)
 	_ = c.nc.SetDeadline(time.Now().Add(tunnelCloseGrace))
 	<-done
 }

@@ -78,14 +78,6 @@ func (e *Error) Status() int {
 	return http.StatusBadGateway
 }
 
-// neutralBodies are the only error bodies clients get: no backend name,
-// address or Go error text can leak through them.
-var neutralBodies = map[int]string{
-	http.StatusBadGateway:         "502 Bad Gateway\n",
-	http.StatusServiceUnavailable: "503 Service Unavailable\n",
-	http.StatusGatewayTimeout:     "504 Gateway Timeout\n",
-}
-
 // WriteError answers the client for a failed upstream exchange. When the
 // response has already started there is nothing honest to send, so the
 // stream is aborted instead (the client sees a truncated response, not a
@@ -105,12 +97,11 @@ func WriteError(w http.ResponseWriter, err error, started bool) {
 	WriteStatus(w, status)
 }
 
-// WriteStatus writes a short neutral plain-text page for status.
+// WriteStatus writes a short neutral plain-text page for status, such as
+// "502 Bad Gateway": the only error body a client gets, so no backend
+// name, address or Go error text can leak through it.
 func WriteStatus(w http.ResponseWriter, status int) {
-	body, ok := neutralBodies[status]
-	if !ok {
-		body = strconv.Itoa(status) + " " + http.StatusText(status) + "\n"
-	}
+	body := strconv.Itoa(status) + " " + http.StatusText(status) + "\n"
 	h := w.Header()
 	h["Content-Type"] = []string{"text/plain; charset=utf-8"}
 	h["X-Content-Type-Options"] = []string{"nosniff"}

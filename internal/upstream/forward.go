@@ -69,12 +69,7 @@ func (t *Trust) trusted(ip netip.Addr) bool {
 
 // peerIP parses r.RemoteAddr without allocating.
 func peerIP(remoteAddr string) netip.Addr {
-	host := remoteAddr
-	if i := strings.LastIndexByte(remoteAddr, ':'); i >= 0 {
-		host = remoteAddr[:i]
-	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	ip, err := netip.ParseAddr(host)
+	ip, err := netip.ParseAddr(hostOf(remoteAddr))
 	if err != nil {
 		return netip.Addr{}
 	}

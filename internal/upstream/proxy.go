@@ -417,11 +417,11 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, c *conn, head *res
 	}
 	switch {
 	case head.chunked:
-		err = copyChunked(w, c, streamingType(dst))
+		err = copyChunked(w, c)
 	case head.contentLength >= 0:
 		err = copyLength(w, c, head.contentLength, streamingType(dst))
 	default: // delimited by close
-		err = copyStream(w, c.br, c.br, true)
+		err = copyStream(w, c.br, c.br)
 		return true, false, err
 	}
 	return true, err == nil && !head.close, err
@@ -437,7 +437,7 @@ func streamingType(h http.Header) bool {
 // net/http can hand it to the kernel (splice) when both ends are TCP.
 func copyLength(w http.ResponseWriter, c *conn, n int64, stream bool) error {
 	if stream {
-		return copyStream(w, io.LimitReader(c.br, n), c.br, true)
+		return copyStream(w, io.LimitReader(c.br, n), c.br)
 	}
 	if k := c.br.Buffered(); k > 0 {
 		if int64(k) > n {
@@ -469,9 +469,9 @@ func copyLength(w http.ResponseWriter, c *conn, n int64, stream bool) error {
 
 // copyChunked decodes the backend's chunked body, re-sent downstream in
 // the downstream's own framing, then relays the trailers.
-func copyChunked(w http.ResponseWriter, c *conn, stream bool) error {
+func copyChunked(w http.ResponseWriter, c *conn) error {
 	cr := httputil.NewChunkedReader(c.br)
-	if err := copyStream(w, cr, c.br, true); err != nil {
+	if err := copyStream(w, cr, c.br); err != nil {
 		return err
 	}
 	return readTrailers(c.br, w.Header())
@@ -480,7 +480,7 @@ func copyChunked(w http.ResponseWriter, c *conn, stream bool) error {
 // copyStream copies until EOF, flushing whenever the backend has nothing
 // more buffered, so streamed responses (server-sent events, chunked
 // progress) reach the client at once while a fast body is batched.
-func copyStream(w http.ResponseWriter, src io.Reader, br interface{ Buffered() int }, flush bool) error {
+func copyStream(w http.ResponseWriter, src io.Reader, br interface{ Buffered() int }) error {
 	bufp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bufp)
 	buf := *bufp
@@ -491,7 +491,7 @@ func copyStream(w http.ResponseWriter, src io.Reader, br interface{ Buffered() i
 			if _, err := w.Write(buf[:n]); err != nil {
 				return clientGone(err)
 			}
-			if flush && br.Buffered() == 0 {
+			if br.Buffered() == 0 {
 				if err := rc.Flush(); err != nil {
 					return clientGone(err)
 				}
