@@ -107,10 +107,7 @@ func (w *headerWriter) ReadFrom(src io.Reader) (int64, error) {
 	if !w.done {
 		w.WriteHeader(http.StatusOK)
 	}
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
-		return rf.ReadFrom(src)
-	}
-	return io.Copy(writerOnly{w.ResponseWriter}, src)
+	return readFromUnder(w.ResponseWriter, src)
 }
 
 func (w *headerWriter) Flush() {

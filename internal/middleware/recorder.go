@@ -36,15 +36,18 @@ func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
-	var n int64
-	var err error
-	if rf, ok := r.ResponseWriter.(io.ReaderFrom); ok {
-		n, err = rf.ReadFrom(src)
-	} else {
-		n, err = io.Copy(writerOnly{r.ResponseWriter}, src)
-	}
+	n, err := readFromUnder(r.ResponseWriter, src)
 	r.bytes += n
 	return n, err
+}
+
+// readFromUnder hands src to w's own ReadFrom when it has one, so that a
+// wrapper keeps sendfile/splice for the writer underneath.
+func readFromUnder(w http.ResponseWriter, src io.Reader) (int64, error) {
+	if rf, ok := w.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(writerOnly{w}, src)
 }
 
 func (r *recorder) Flush() {

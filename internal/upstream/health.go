@@ -5,7 +5,6 @@ import (
 	"context"
 	"github.com/portico-proxy/portico/internal/config"
 	"net"
-	"net/http"
 	"sync"
 	"time"
 )
@@ -89,10 +88,9 @@ func (hc *healthChecker) check(ctx context.Context, b *Backend) bool {
 	if bw.Flush() != nil {
 		return false
 	}
-	res, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
+	var head responseHead
+	if readResponseHead(bufio.NewReaderSize(c, readBufSize), &head) != nil {
 		return false
 	}
-	res.Body.Close()
-	return res.StatusCode >= 200 && res.StatusCode < 400
+	return head.status >= 200 && head.status < 400
 }
