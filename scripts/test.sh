@@ -6,9 +6,12 @@ cd "$(dirname "$0")/.."
 
 export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin"
 
-# Debian packages the tests use (curl for the smoke test of the binary).
+# Debian packages the tests use: curl for the smoke test of the binary,
+# openssl for the OCSP responder, pebble as the ACME test CA, redis-server
+# for shared state and the cache's Redis store. Tests start their own
+# servers on loopback; nothing here is left running.
 need=()
-for p in curl ca-certificates; do
+for p in curl ca-certificates openssl pebble redis-server; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
