@@ -8,9 +8,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync"
 	"syscall"
+	"time"
 
+	"github.com/portico-proxy/portico/internal/admin"
 	"github.com/portico-proxy/portico/internal/config"
 	"github.com/portico-proxy/portico/internal/listener"
 	"github.com/portico-proxy/portico/internal/middleware"
@@ -56,16 +59,22 @@ type instance struct {
 	servers []*listener.Server
 	shared  router.Shared
 	load    func() (*config.Config, error)
-	mu      sync.Mutex // serialises reloads
+	admin   *admin.Server // nil without an admin key
+	mu      sync.Mutex    // serialises reloads
 	served  sync.WaitGroup
 	errs    chan error
+
+	started    time.Time
+	reloads    int       // successful reloads, under mu
+	lastReload time.Time // under mu
+	reloadErr  string    // the last failed reload's error, under mu
 }
 
 // start builds the first generation and binds every listener. Nothing is
 // left running when it fails.
 func start(cfg *config.Config, log *slog.Logger, load func() (*config.Config, error), stdout io.Writer) (*instance, error) {
-	in := &instance{log: log, cur: &listener.Current{}, load: load, errs: make(chan error, len(cfg.Listeners)),
-		shared: router.Shared{RequestIDs: middleware.NewRequestIDs(), Stdout: stdout}}
+	in := &instance{log: log, cur: &listener.Current{}, load: load, errs: make(chan error, len(cfg.Listeners)+1),
+		shared: router.Shared{RequestIDs: middleware.NewRequestIDs(), Stdout: stdout}, started: time.Now()}
 	gen, err := router.Build(cfg, in.shared)
 	if err != nil {
 		return nil, err
@@ -79,6 +88,13 @@ func start(cfg *config.Config, log *slog.Logger, load func() (*config.Config, er
 			return nil, err
 		}
 		in.servers = append(in.servers, s)
+	}
+	if cfg.Admin != nil {
+		if err := in.startAdmin(cfg.Admin.Addr); err != nil {
+			in.closeListeners()
+			gen.Retire()
+			return nil, err
+		}
 	}
 	for _, s := range in.servers {
 		in.served.Add(1)
@@ -99,11 +115,57 @@ func (in *instance) closeListeners() {
 	}
 }
 
-// reload loads the config again and swaps in a new generation. Any error
-// leaves the running generation untouched.
-func (in *instance) reload() error {
+// startAdmin binds the admin listener; like listener addresses, its
+// address is read at start only.
+func (in *instance) startAdmin(addr string) error {
+	a, err := admin.New(addr, admin.Sources{
+		Generation: in.cur.Load,
+		Reload:     in.reload,
+		Status:     in.status,
+	}, in.log)
+	if err != nil {
+		return err
+	}
+	in.admin = a
+	in.served.Add(1)
+	go func() {
+		defer in.served.Done()
+		if err := a.Serve(); err != nil {
+			in.errs <- err
+		}
+	}()
+	in.log.Info("admin listening", "addr", a.Addr().String())
+	return nil
+}
+
+func (in *instance) status() admin.Status {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	gen := in.cur.Load()
+	st := admin.Status{Version: version, Started: in.started, Reloads: in.reloads, LastReload: in.lastReload,
+		ReloadError: in.reloadErr, ConfigFile: gen.Config.File, Routes: len(gen.Config.Routes),
+		Upstreams: len(gen.Config.Upstreams)}
+	for _, s := range in.servers {
+		st.Listeners = append(st.Listeners, s.Addr().String())
+	}
+	fillRuntime(&st)
+	return st
+}
+
+// reload loads the config again and swaps in a new generation. Any error
+// leaves the running generation untouched.
+func (in *instance) reload() (err error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	defer func() {
+		in.reloadErr = ""
+		if err != nil {
+			in.reloadErr = err.Error()
+			return
+		}
+		in.reloads++
+		in.lastReload = time.Now()
+	}()
 	cfg, err := in.load()
 	if err != nil {
 		return fmt.Errorf("reload: config kept: %w", err)
@@ -112,6 +174,10 @@ func (in *instance) reload() error {
 	if changed := listenersChanged(old.Config, cfg); changed != "" {
 		in.log.Warn("reload: listener changes need a restart; applying the rest", "change", changed)
 		cfg.Listeners = old.Config.Listeners
+	}
+	if !sameAdmin(old.Config.Admin, cfg.Admin) {
+		in.log.Warn("reload: admin address changes need a restart; keeping the running one")
+		cfg.Admin = old.Config.Admin
 	}
 	gen, err := router.Build(cfg, in.shared)
 	if err != nil {
@@ -157,6 +223,13 @@ func sameCerts(a, b *config.TLS) bool {
 	return true
 }
 
+func sameAdmin(a, b *config.Admin) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Addr == b.Addr
+}
+
 // shutdown drains: listeners stop accepting, in-flight requests get until
 // the drain timeout, then the rest is closed.
 func (in *instance) shutdown() {
@@ -175,6 +248,9 @@ func (in *instance) shutdown() {
 				in.log.Warn("drain timed out; closing connections", "addr", s.Addr().String())
 			}
 		}()
+	}
+	if in.admin != nil {
+		_ = in.admin.Shutdown(ctx)
 	}
 	wg.Wait()
 	in.served.Wait()
@@ -211,4 +287,12 @@ func (in *instance) serveUntilSignal(sigs chan os.Signal) error {
 			return errors.Join(errors.New("listener failed"), err)
 		}
 	}
+}
+
+func fillRuntime(st *admin.Status) {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	st.GoMaxProcs = runtime.GOMAXPROCS(0)
+	st.Goroutines = runtime.NumGoroutine()
+	st.HeapInuseMiB = float64(m.HeapInuse) / (1 << 20)
 }

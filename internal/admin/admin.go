@@ -1,0 +1,172 @@
+// Package admin owns the admin listener: a small JSON API for operators
+// (status, reload, routes, upstream pools, certificates, cache purge).
+// It listens on a loopback address only (config.Validate enforces that)
+// and reads live state through the functions it is given; it must not
+// keep state of its own or reach into the request path.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/portico-proxy/portico/internal/router"
+)
+
+// Sources is what the admin API reads and acts on. A nil field turns its
+// endpoints off (404).
+type Sources struct {
+	// Generation returns the live generation.
+	Generation func() *router.Generation
+	// Reload loads the config file again, as SIGHUP does.
+	Reload func() error
+	// Status describes the process (version, start time, reloads).
+	Status func() Status
+}
+
+// Status is the answer of GET /api/status.
+type Status struct {
+	Version      string    `json:"version"`
+	Started      time.Time `json:"started"`
+	Reloads      int       `json:"reloads"`
+	LastReload   time.Time `json:"last_reload,omitzero"`
+	ReloadError  string    `json:"last_reload_error,omitempty"`
+	ConfigFile   string    `json:"config_file,omitempty"`
+	Listeners    []string  `json:"listeners"`
+	Routes       int       `json:"routes"`
+	Upstreams    int       `json:"upstreams"`
+	GoMaxProcs   int       `json:"gomaxprocs"`
+	Goroutines   int       `json:"goroutines"`
+	HeapInuseMiB float64   `json:"heap_inuse_mib"`
+}
+
+// Server is the admin listener.
+type Server struct {
+	ln  net.Listener
+	srv *http.Server
+}
+
+// New binds addr at once, so a busy admin port is reported at start.
+func New(addr string, src Sources, log *slog.Logger) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
+	}
+	return &Server{ln: ln, srv: &http.Server{
+		Handler:           Handler(src),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}}, nil
+}
+
+// Addr is the bound address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Serve answers until Shutdown.
+func (s *Server) Serve() error {
+	if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("admin: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops accepting and waits for running calls until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+
+// Handler is the admin API without a listener, for tests and embedding.
+func Handler(src Sources) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	if src.Status != nil {
+		mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, src.Status())
+		})
+	}
+	if src.Reload != nil {
+		mux.HandleFunc("POST /api/reload", func(w http.ResponseWriter, _ *http.Request) {
+			if err := src.Reload(); err != nil {
+				writeJSON(w, http.StatusUnprocessableEntity, errorBody{err.Error()})
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
+		})
+	}
+	if src.Generation != nil {
+		mux.HandleFunc("GET /api/routes", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, routesOf(src.Generation()))
+		})
+	}
+	return guard(mux)
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// guard keeps web pages out of the admin API. The listener is on loopback,
+// but a browser on the same machine can still be made to send requests to
+// it: a Host that is not a loopback name (DNS rebinding) is refused, and a
+// state-changing call must come with a JSON content type or no body and no
+// foreign Origin, which a cross-site form cannot forge without a CORS
+// preflight that this API never answers.
+func guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !loopbackHost(r.Host) {
+			writeJSON(w, http.StatusForbidden, errorBody{"admin API answers loopback host names only"})
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if o := r.Header.Get("Origin"); o != "" && !loopbackOrigin(o) {
+				writeJSON(w, http.StatusForbidden, errorBody{"cross-origin call refused"})
+				return
+			}
+			ct := r.Header.Get("Content-Type")
+			if r.ContentLength != 0 && !strings.HasPrefix(ct, "application/json") {
+				writeJSON(w, http.StatusUnsupportedMediaType, errorBody{"send application/json"})
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func loopbackOrigin(origin string) bool {
+	for _, scheme := range []string{"http://", "https://"} {
+		if rest, ok := strings.CutPrefix(origin, scheme); ok {
+			return loopbackHost(rest)
+		}
+	}
+	return false
+}
