@@ -1,13 +1,13 @@
 package upstream
 
 import (
-	"time"
 	"bufio"
 	"bytes"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/portico-proxy/portico/internal/httpsyntax"
 )

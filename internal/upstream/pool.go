@@ -75,20 +75,20 @@ type Pool struct {
 	entries []entry // the backends as written, for resolving and the admin API
 	now     func() time.Time
 
-	retries    int
-	retryOn    retryRules
-	budget     retryBudget
-	tryTimeout time.Duration
-	replayBody int64
-	maxPending int64
-	pending    atomic.Int64
-	maxConns   int64 // per backend
+	retries     int
+	retryOn     retryRules
+	budget      retryBudget
+	tryTimeout  time.Duration
+	replayBody  int64
+	maxPending  int64
+	pending     atomic.Int64
+	maxConns    int64 // per backend
 	slowStartNS int64
-	eject      ejectRules
-	ejectMu    sync.Mutex // serialises ejections, to hold the share cap
-	hashKey    hashKey
-	cookieName string
-	drains     *DrainSet
+	eject       ejectRules
+	ejectMu     sync.Mutex // serialises ejections, to hold the share cap
+	hashKey     hashKey
+	cookieName  string
+	drains      *DrainSet
 
 	firstByteTimeout time.Duration
 	dialer           *net.Dialer
