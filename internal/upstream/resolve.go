@@ -131,6 +131,10 @@ func (r *resolver) refresh(ctx context.Context) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	changed, ramp := false, false
+	next := make(map[int][]target, len(r.last))
+	for i, ts := range r.last {
+		next[i] = ts
+	}
 	for i := range p.entries {
 		e := &p.entries[i]
 		if e.literal {
@@ -141,13 +145,14 @@ func (r *resolver) refresh(ctx context.Context) {
 			continue // keep what worked last
 		}
 		if prev, ok := r.last[i]; !ok || !slices.Equal(prev, ts) {
-			r.last[i], changed = ts, true
+			next[i], changed = ts, true
 			// The first answer for a name replaces the address the dialler
 			// resolved by itself: not a new backend, so no slow start.
 			ramp = ramp || ok
 		}
 	}
 	if changed && ctx.Err() == nil {
+		r.last = next
 		r.install(ramp)
 	}
 }
