@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // poolPolicy checks the resilience keys of one upstream.
@@ -49,7 +50,7 @@ func (v *validator) poolPolicy(path string, u *Upstream) {
 }
 
 // minResolve keeps a typo such as "30ms" from hammering the resolver.
-const minResolve = 1e9 // 1s
+const minResolve = time.Second
 
 func validHashKey(s string) bool {
 	switch {

@@ -92,8 +92,13 @@ func (random) Pick(s *Set, in Input) *Backend {
 
 // leastConn takes the backend with the fewest requests in flight per
 // unit of weight (and of slow-start share). The scan starts at a
-// weighted random place, so ties spread in proportion to weight.
+// weighted random place, so ties spread in proportion to weight. On
+// pools larger than leastConnWindow it compares that many backends from
+// the start on (and looks further only when none of them is usable), so
+// a pick stays cheap on a pool of thousands.
 type leastConn struct{}
+
+const leastConnWindow = 64
 
 func (*leastConn) Pick(s *Set, in Input) *Backend {
 	n := len(s.all)
@@ -103,7 +108,7 @@ func (*leastConn) Pick(s *Set, in Input) *Backend {
 	start := s.weightedIndex()
 	var best *Backend
 	bestScore := 0.0
-	for i := 0; i < n; i++ {
+	for i := 0; i < n && (best == nil || i < leastConnWindow); i++ {
 		b := s.all[(start+i)%n]
 		if !s.usable(b, &in) {
 			continue
