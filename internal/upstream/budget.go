@@ -37,6 +37,9 @@ func (rb *retryBudget) request() {
 	}
 }
 
+// available reports whether a retry would get a token now.
+func (rb *retryBudget) available() bool { return rb.milli.Load() >= 1000 }
+
 // withdraw spends a token for one retry; false when the budget is spent.
 func (rb *retryBudget) withdraw() bool {
 	for {

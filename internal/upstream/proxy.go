@@ -34,6 +34,10 @@ var aLongTimeAgo = time.Unix(1, 0)
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !p.Pool.admit(w) {
+		return
+	}
+	defer p.Pool.pending.Add(-1)
 	if r.Method == http.MethodConnect {
 		// Portico is a reverse proxy, not a forward one: the only CONNECT
 		// it takes is HTTP/2's extended CONNECT for WebSocket (RFC 8441).

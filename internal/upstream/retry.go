@@ -18,12 +18,6 @@ import (
 // sent again, on what retry_on names, while the retry budget lasts.
 func (p *Proxy) serveH1(w http.ResponseWriter, r *http.Request) {
 	pool := p.Pool
-	if n := pool.pending.Add(1); n > pool.maxPending {
-		pool.pending.Add(-1)
-		WriteError(w, &Error{Pool: pool.name, Kind: KindBreaker}, false)
-		return
-	}
-	defer pool.pending.Add(-1)
 	pool.budget.request()
 
 	upgrade := upgradeOf(r)
@@ -62,7 +56,9 @@ func (p *Proxy) serveH1(w http.ResponseWriter, r *http.Request) {
 		h.host = p.hostFor(r, b)
 		h.uri = b.basePath + p.outgoingURI(r)
 		h.backend, h.status = b, 0
-		h.retryStatus = replayable && retries < pool.retries && pool.retryOn.anyStatus()
+		// A status is only taken back when a retry can follow; otherwise
+		// the backend's own answer is relayed.
+		h.retryStatus = replayable && retries < pool.retries && pool.retryOn.anyStatus() && pool.budget.available()
 		h.sent = time.Now().UnixNano()
 		if pool.tryTimeout > 0 {
 			h.tryDeadline = time.Now().Add(pool.tryTimeout)
@@ -92,6 +88,17 @@ func (p *Proxy) serveH1(w http.ResponseWriter, r *http.Request) {
 		delete(w.Header(), "Set-Cookie")
 	}
 	writeFailure(w, lastErr)
+}
+
+// admit takes a slot of the pool's max_pending; false means the pool is
+// full and the request was answered with a fast 503.
+func (pool *Pool) admit(w http.ResponseWriter) bool {
+	if n := pool.pending.Add(1); n > pool.maxPending {
+		pool.pending.Add(-1)
+		WriteError(w, &Error{Pool: pool.name, Kind: KindBreaker}, false)
+		return false
+	}
+	return true
 }
 
 // mayRetry decides whether a failed attempt is tried again elsewhere.
