@@ -66,15 +66,15 @@ func (p *Proxy) serveH1(w http.ResponseWriter, r *http.Request) {
 		started, err := p.exchange(w, r, b, &h, replayable)
 		b.inflight.Add(-1)
 		now := pool.now().UnixNano()
-		var ue *Error
-		errors.As(err, &ue)
+		if err == nil {
+			pool.observe(b, h.status < 500, now)
+			return
+		}
+		ue := asError(err)
 		if ue != nil && ue.Kind == KindClientGone {
 			return // not the backend's fault: no penalty, no retry
 		}
-		pool.observe(b, err == nil && h.status < 500, now)
-		if err == nil {
-			return
-		}
+		pool.observe(b, false, now)
 		in.exclude(b)
 		in.Now, lastErr = now, err
 		if started || ue == nil || !ue.Retryable || !pool.mayRetry(ue, &retries) {
@@ -126,6 +126,14 @@ func (pool *Pool) mayRetry(ue *Error, retries *int) bool {
 	}
 	*retries++
 	return true
+}
+
+// asError is errors.As for *Error, kept out of the success path: the
+// pointer it fills escapes to the heap.
+func asError(err error) *Error {
+	var ue *Error
+	errors.As(err, &ue)
+	return ue
 }
 
 // writeFailure answers the client for the last failed attempt. A
