@@ -18,6 +18,7 @@ import (
 	"github.com/portico-proxy/portico/internal/listener"
 	"github.com/portico-proxy/portico/internal/middleware"
 	"github.com/portico-proxy/portico/internal/router"
+	"github.com/portico-proxy/portico/internal/upstream"
 )
 
 func cmdRun(args []string, stderr io.Writer) error {
@@ -74,7 +75,8 @@ type instance struct {
 // left running when it fails.
 func start(cfg *config.Config, log *slog.Logger, load func() (*config.Config, error), stdout io.Writer) (*instance, error) {
 	in := &instance{log: log, cur: &listener.Current{}, load: load, errs: make(chan error, len(cfg.Listeners)+1),
-		shared: router.Shared{RequestIDs: middleware.NewRequestIDs(), Stdout: stdout}, started: time.Now()}
+		shared:  router.Shared{RequestIDs: middleware.NewRequestIDs(), Stdout: stdout, Drains: upstream.NewDrainSet()},
+		started: time.Now()}
 	gen, err := router.Build(cfg, in.shared)
 	if err != nil {
 		return nil, err

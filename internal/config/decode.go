@@ -111,7 +111,7 @@ func (c *Config) decodeUpstreams(d *decoder, n ast.Node, path string) {
 
 func (u *Upstream) decode(d *decoder, n ast.Node, path string) {
 	u.Pos = d.at(path)
-	d.mapping(n, path, []field{
+	d.mapping(n, path, append([]field{
 		{"backends", func(n ast.Node, p string) {
 			d.list(n, p, func(n ast.Node, p string) {
 				var b Backend
@@ -128,7 +128,7 @@ func (u *Upstream) decode(d *decoder, n ast.Node, path string) {
 		{"first_byte_timeout", func(n ast.Node, p string) { u.FirstByteTimeout = d.duration(n, p) }},
 		{"max_idle_conns", func(n ast.Node, p string) { u.MaxIdleConns = d.integer(n, p, 0) }},
 		{"idle_conn_timeout", func(n ast.Node, p string) { u.IdleConnTimeout = d.duration(n, p) }},
-	})
+	}, u.PoolPolicy.fields(d)...))
 }
 
 // decode takes a plain string as the URL.
@@ -148,6 +148,9 @@ func (h *Health) decode(d *decoder, n ast.Node, path string) {
 		{"path", func(n ast.Node, p string) { h.Path = d.str(n, p) }},
 		{"interval", func(n ast.Node, p string) { h.Interval = d.duration(n, p) }},
 		{"timeout", func(n ast.Node, p string) { h.Timeout = d.duration(n, p) }},
+		{"status", func(n ast.Node, p string) { h.Status = d.str(n, p) }},
+		{"rise", func(n ast.Node, p string) { h.Rise = d.integer(n, p, 1) }},
+		{"fall", func(n ast.Node, p string) { h.Fall = d.integer(n, p, 1) }},
 	})
 }
 

@@ -16,10 +16,12 @@ const (
 	DefaultReadIdleTimeout      = 60 * time.Second
 	DefaultWriteIdleTimeout     = 60 * time.Second
 	DefaultMaxConcurrentStreams = 100
-	DefaultBalance              = "round_robin"
-	DefaultProtocol             = "http1"
-	DefaultConnectTimeout       = 3 * time.Second
-	DefaultFirstByteTimeout     = 60 * time.Second
+	// DefaultBalance is the policy of pools with fewer than
+	// DefaultP2CFrom backends; from there on it is p2c (DefaultBalanceFor).
+	DefaultBalance          = "round_robin"
+	DefaultProtocol         = "http1"
+	DefaultConnectTimeout   = 3 * time.Second
+	DefaultFirstByteTimeout = 60 * time.Second
 	// Go's http.Transport keeps 2 idle connections per host, which turns
 	// every burst into new TCP handshakes.
 	DefaultMaxIdleConns    = 64
@@ -32,7 +34,41 @@ const (
 	DefaultAccessLogPath   = "stdout"
 	DefaultAccessLogFormat = "json"
 	DefaultBackendWeight   = 1
+
+	// Pools (docs/upstreams.md).
+	DefaultP2CFrom          = 3
+	DefaultHashKey          = "ip"
+	DefaultStickyCookie     = "portico_backend"
+	DefaultHealthRise       = 2
+	DefaultHealthFall       = 3
+	DefaultHealthStatusText = "200-399"
+	DefaultRetryBudget      = 20 // percent of requests
+	DefaultReplayBody       = 64 << 10
+	DefaultMaxConns         = 1024 // per backend
+	DefaultMaxPending       = 4096 // per pool
+	DefaultEjectFailures    = 5
+	DefaultEjectDuration    = 30 * time.Second
+	DefaultEjectMaxDuration = 5 * time.Minute
+	DefaultEjectMaxPercent  = 50
+	DefaultResolveInterval  = 30 * time.Second
 )
+
+// DefaultRetryOn is what an idempotent request is retried on when
+// retry_on is not set: a broken connection or a timeout, not a status.
+var DefaultRetryOn = []string{"error", "timeout"}
+
+// DefaultBalanceFor is the policy of a pool of n backends without a
+// balance key: p2c once there are enough backends for two choices to
+// matter, round_robin below.
+func DefaultBalanceFor(n int) string {
+	if n >= DefaultP2CFrom {
+		return "p2c"
+	}
+	return DefaultBalance
+}
+
+// DefaultHealthStatus is the passing status range of health checks.
+func DefaultHealthStatus() (lo, hi int) { return 200, 399 }
 
 // ApplyDefaults replaces zero values with the documented defaults. It is
 // idempotent, and Parse calls it before Validate, so a zero in a loaded
@@ -86,7 +122,27 @@ func (l *Limits) applyDefaults() {
 }
 
 func (u *Upstream) applyDefaults() {
-	setDefault(&u.Balance, DefaultBalance)
+	setDefault(&u.Balance, DefaultBalanceFor(len(u.Backends)))
+	switch u.Balance {
+	case "hash":
+		setDefault(&u.HashKey, DefaultHashKey)
+	case "sticky":
+		setDefault(&u.StickyCookie, DefaultStickyCookie)
+	}
+	if u.RetryOn == nil {
+		u.RetryOn = append([]string(nil), DefaultRetryOn...)
+	}
+	setDefault(&u.RetryBudget, DefaultRetryBudget)
+	setDefault(&u.ReplayBody, DefaultReplayBody)
+	setDefault(&u.MaxConns, DefaultMaxConns)
+	setDefault(&u.MaxPending, DefaultMaxPending)
+	setDefault(&u.Resolve, DefaultResolveInterval)
+	if e := u.Eject; e != nil && !e.Off {
+		setDefault(&e.Failures, DefaultEjectFailures)
+		setDefault(&e.Duration, DefaultEjectDuration)
+		setDefault(&e.MaxDuration, max(DefaultEjectMaxDuration, e.Duration))
+		setDefault(&e.MaxPercent, DefaultEjectMaxPercent)
+	}
 	setDefault(&u.Protocol, DefaultProtocol)
 	setDefault(&u.ConnectTimeout, DefaultConnectTimeout)
 	setDefault(&u.FirstByteTimeout, DefaultFirstByteTimeout)
@@ -99,6 +155,9 @@ func (u *Upstream) applyDefaults() {
 		setDefault(&u.Health.Interval, DefaultHealthInterval)
 		// A check must finish before the next one starts.
 		setDefault(&u.Health.Timeout, min(DefaultHealthTimeout, u.Health.Interval))
+		setDefault(&u.Health.Status, DefaultHealthStatusText)
+		setDefault(&u.Health.Rise, DefaultHealthRise)
+		setDefault(&u.Health.Fall, DefaultHealthFall)
 	}
 }
 

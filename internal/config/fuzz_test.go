@@ -49,3 +49,17 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseStatusRange: any text either parses to an ordered range
+// within 100..599 or is refused; never a panic.
+func FuzzParseStatusRange(f *testing.F) {
+	for _, s := range []string{"200-399", "200", "399-200", "-", "1-2-3", " 204 - 204 "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		lo, hi, err := ParseStatusRange(s)
+		if err == nil && (lo < 100 || hi > 599 || lo > hi) {
+			t.Fatalf("%q: accepted %d-%d", s, lo, hi)
+		}
+	})
+}

@@ -27,6 +27,12 @@ var schemaKeys = []string{
 	"upstreams.*.health.timeout", "upstreams.*.retries", "upstreams.*.protocol",
 	"upstreams.*.connect_timeout", "upstreams.*.first_byte_timeout",
 	"upstreams.*.max_idle_conns", "upstreams.*.idle_conn_timeout",
+	"upstreams.*.health.status", "upstreams.*.health.rise", "upstreams.*.health.fall",
+	"upstreams.*.sticky_cookie", "upstreams.*.retry_on", "upstreams.*.retry_budget",
+	"upstreams.*.try_timeout", "upstreams.*.replay_body", "upstreams.*.max_conns",
+	"upstreams.*.max_pending", "upstreams.*.eject", "upstreams.*.eject.failures",
+	"upstreams.*.eject.duration", "upstreams.*.eject.max_duration", "upstreams.*.eject.max_percent",
+	"upstreams.*.slow_start", "upstreams.*.resolve",
 	"routes", "routes[].name", "routes[].match", "routes[].match.host",
 	"routes[].match.path", "routes[].match.exact", "routes[].match.methods",
 	"routes[].match.headers", "routes[].match.listener", "routes[].proxy",
@@ -47,6 +53,7 @@ var schemaKeys = []string{
 // decoder records that are not keys of the schema.
 var entryKeys = []string{
 	"", "listeners[]", "listeners[].tls.certs[]", "upstreams.*", "upstreams.*.backends[]",
+	"upstreams.*.retry_on[]",
 	"routes[]", "routes[].match.host[]", "routes[].match.methods[]", "routes[].match.listener[]",
 	"routes[].match.headers.*", "routes[].respond.headers.*",
 	"routes[].headers.request.set.*", "routes[].headers.request.add.*", "routes[].headers.request.remove[]",

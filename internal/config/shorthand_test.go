@@ -34,7 +34,8 @@ func TestShorthands(t *testing.T) {
 			func(c *Config) any { return c.Routes[0].Match.Listener }, []string{"web"}},
 		{"health string is path", "upstreams: {a: {backends: [http://x], health: /healthz}}\nroutes: [{proxy: a}]",
 			func(c *Config) any { return *c.Upstreams["a"].Health },
-			Health{Path: "/healthz", Interval: DefaultHealthInterval, Timeout: DefaultHealthTimeout, Pos: Pos{2, 47}}},
+			Health{Path: "/healthz", Interval: DefaultHealthInterval, Timeout: DefaultHealthTimeout,
+				Status: DefaultHealthStatusText, Rise: DefaultHealthRise, Fall: DefaultHealthFall, Pos: Pos{2, 47}}},
 		{"backend string is url", "upstreams: {a: {backends: [http://x:81]}}\nroutes: [{proxy: a}]",
 			func(c *Config) any { return c.Upstreams["a"].Backends }, []Backend{{URL: "http://x:81", Weight: 1, Pos: Pos{2, 28}}}},
 		{"backend mapping", "upstreams: {a: {backends: [{url: http://x, weight: 2}]}}\nroutes: [{proxy: a}]",
@@ -86,7 +87,9 @@ func TestInlineProxyBecomesUpstream(t *testing.T) {
 		Backends: []Backend{{URL: "http://127.0.0.1:3000/base", Weight: 1, Pos: Pos{2, 10}}},
 		Balance:  DefaultBalance, Protocol: DefaultProtocol,
 		ConnectTimeout: DefaultConnectTimeout, FirstByteTimeout: DefaultFirstByteTimeout,
-		MaxIdleConns: DefaultMaxIdleConns, IdleConnTimeout: DefaultIdleConnTimeout}
+		MaxIdleConns: DefaultMaxIdleConns, IdleConnTimeout: DefaultIdleConnTimeout,
+		PoolPolicy: PoolPolicy{RetryOn: DefaultRetryOn, RetryBudget: DefaultRetryBudget, ReplayBody: DefaultReplayBody,
+			MaxConns: DefaultMaxConns, MaxPending: DefaultMaxPending, Resolve: DefaultResolveInterval}}
 	if !reflect.DeepEqual(u, want) {
 		t.Errorf("got %+v, want %+v", u, want)
 	}

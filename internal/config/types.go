@@ -99,12 +99,14 @@ type Upstream struct {
 	Name     string
 	Pos      Pos
 	Backends []Backend // at least one
-	// Balance picks the policy: round_robin (default) or random in this
-	// release; weighted, least_conn, p2c and hash come with pool policies.
+	// Balance picks the policy (docs/upstreams.md); default p2c for 3 or
+	// more backends, round_robin below.
 	Balance string
-	HashKey string
+	HashKey string // with balance hash: ip (default), header:NAME, cookie:NAME or uri
 	Health  *Health
 	Retries int // extra attempts on another backend; default 0
+	// PoolPolicy holds the resilience keys (types_upstream_pools.go).
+	PoolPolicy
 
 	// Protocol is "http1" (default) or "h2c" (HTTP/2 without TLS, for gRPC).
 	Protocol string
@@ -127,7 +129,11 @@ type Health struct {
 	Path     string
 	Interval time.Duration // default 5s
 	Timeout  time.Duration // default 2s
-	Pos      Pos
+	// Status is the passing range, "200-399" (default) or one code.
+	Status string
+	Rise   int // passes in a row to bring a backend back; default 2
+	Fall   int // failures in a row to take it out; default 3
+	Pos    Pos
 }
 
 // Route is one entry of the route table: a match and exactly one terminal,

@@ -6,9 +6,8 @@ import (
 )
 
 var (
-	balances      = []string{"round_robin", "random"}
-	laterBalances = []string{"weighted", "least_conn", "p2c", "hash"}
-	protocols     = []string{"http1", "h2c"}
+	balances  = []string{"round_robin", "weighted", "least_conn", "p2c", "random", "hash", "sticky"}
+	protocols = []string{"http1", "h2c"}
 )
 
 const maxRetries = 10
@@ -52,11 +51,12 @@ func (v *validator) upstream(path string, u *Upstream) {
 		}
 	}
 	if u.Balance != "" && !slices.Contains(balances, u.Balance) {
-		v.errorf(path+".balance", "%s", notYetOr("balance", u.Balance, laterBalances, balances))
+		v.errorf(path+".balance", "%s", notYetOr("balance", u.Balance, nil, balances))
 	}
 	if u.HashKey != "" && u.Balance != "hash" {
 		v.errorf(path+".hash_key", "only used with balance: hash")
 	}
+	v.poolPolicy(path, u)
 	if u.Protocol != "" && !slices.Contains(protocols, u.Protocol) {
 		v.errorf(path+".protocol", "unknown protocol %q; use one of: %s", u.Protocol, strings.Join(protocols, ", "))
 	}
@@ -87,6 +87,11 @@ func (v *validator) health(path string, h *Health) {
 	if h.Interval > 0 && h.Timeout > h.Interval {
 		v.errorf(path+".timeout", "must not be longer than interval (%v)", h.Interval)
 	}
+	if h.Status != "" {
+		if _, _, err := ParseStatusRange(h.Status); err != nil {
+			v.errorf(path+".status", "%s", err.Error())
+		}
+	}
 }
 
 // backendURL checks a backend URL and stores it with its port spelled
@@ -96,7 +101,11 @@ func (v *validator) backendURL(path string, raw *string) bool {
 		v.errorf(path, "required")
 		return false
 	}
-	norm, msg := checkURL(*raw)
+	check := checkURL
+	if strings.HasPrefix(*raw, "srv+") {
+		check = checkSRVURL
+	}
+	norm, msg := check(*raw)
 	if msg != "" {
 		v.errorf(path, "%s", msg)
 		return false

@@ -35,6 +35,9 @@ type Shared struct {
 	RequestIDs *middleware.RequestIDs
 	// Stdout is where "access_log: stdout" goes; nil means os.Stdout.
 	Stdout io.Writer
+	// Drains keeps backends marked draining across reloads; nil keeps
+	// the marks for one generation only.
+	Drains *upstream.DrainSet
 }
 
 // ListenerKey names a listener inside a generation: its name, or its
@@ -57,7 +60,7 @@ func Build(cfg *config.Config, shared Shared) (_ *Generation, err error) {
 	}()
 	pools := map[string]*upstream.Pool{}
 	for _, name := range cfg.UpstreamOrder {
-		p, err := newPool(cfg.Upstreams[name])
+		p, err := newPool(cfg.Upstreams[name], shared.Drains)
 		if err != nil {
 			return nil, err
 		}
@@ -69,7 +72,7 @@ func Build(cfg *config.Config, shared Shared) (_ *Generation, err error) {
 	var errs []error
 	for i := range cfg.Routes {
 		r := &cfg.Routes[i]
-		h, err := g.buildRoute(r, pools, trust)
+		h, err := g.buildRoute(r, pools, trust, shared.Drains)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("route %q: %w", r.Name, err))
 			continue
@@ -100,25 +103,6 @@ func Build(cfg *config.Config, shared Shared) (_ *Generation, err error) {
 	return g, nil
 }
 
-func newPool(u *config.Upstream) (*upstream.Pool, error) {
-	o := upstream.PoolOptions{
-		Balance:          u.Balance,
-		Retries:          u.Retries,
-		H2C:              u.Protocol == "h2c",
-		ConnectTimeout:   u.ConnectTimeout,
-		FirstByteTimeout: u.FirstByteTimeout,
-		MaxIdleConns:     u.MaxIdleConns,
-		IdleConnTimeout:  u.IdleConnTimeout,
-	}
-	if h := u.Health; h != nil {
-		o.Health = &upstream.HealthOptions{Path: h.Path, Interval: h.Interval, Timeout: h.Timeout}
-	}
-	for _, b := range u.Backends {
-		o.Backends = append(o.Backends, upstream.BackendOptions{URL: b.URL, Weight: b.Weight})
-	}
-	return upstream.NewPool(u.Name, o)
-}
-
 func prefixesOf(ps []config.Prefix) (out []netip.Prefix) {
 	for _, p := range ps {
 		out = append(out, p.Net)
@@ -144,13 +128,13 @@ func ruleOf(r *config.Route, h http.Handler) Rule {
 	return rule
 }
 
-func (g *Generation) buildRoute(r *config.Route, pools map[string]*upstream.Pool, trust *upstream.Trust) (http.Handler, error) {
+func (g *Generation) buildRoute(r *config.Route, pools map[string]*upstream.Pool, trust *upstream.Trust, drains *upstream.DrainSet) (http.Handler, error) {
 	var terminal http.Handler
 	switch {
 	case r.Proxy != "":
 		pool := pools[r.Proxy]
 		if pool == nil && r.ProxyUpstream != nil {
-			p, err := newPool(r.ProxyUpstream)
+			p, err := newPool(r.ProxyUpstream, drains)
 			if err != nil {
 				return nil, err
 			}

@@ -15,7 +15,7 @@ import (
 // tunnel. Go's HTTP/2 server accepts extended CONNECT only when the
 // process runs with GODEBUG=http2xconnect=1.
 func (p *Proxy) serveExtendedConnect(w http.ResponseWriter, r *http.Request, proto string) {
-	b := p.Pool.pickOrRefuse(w)
+	b := p.Pool.pickOrRefuse(w, r)
 	if b == nil {
 		return
 	}

@@ -16,6 +16,8 @@ const (
 	KindIO                         // the connection broke during the exchange
 	KindNoBackend                  // the pool has no usable backend
 	KindClientGone                 // the downstream client went away
+	KindBreaker                    // over the pool's or every backend's limit: refused at once
+	KindStatus                     // the backend answered a status retry_on names
 )
 
 func (k Kind) String() string {
@@ -32,6 +34,10 @@ func (k Kind) String() string {
 		return "no backend"
 	case KindClientGone:
 		return "client gone"
+	case KindBreaker:
+		return "breaker open"
+	case KindStatus:
+		return "retryable status"
 	}
 	return "unknown"
 }
@@ -46,7 +52,9 @@ type Error struct {
 	// backend: nothing reached the backend, or the method is idempotent
 	// and the request body was not consumed.
 	Retryable bool
-	Err       error
+	// Code is the backend's status for KindStatus.
+	Code int
+	Err  error
 }
 
 func (e *Error) Error() string {
@@ -70,8 +78,10 @@ func (e *Error) Status() int {
 	switch e.Kind {
 	case KindTimeout:
 		return http.StatusGatewayTimeout
-	case KindNoBackend:
+	case KindNoBackend, KindBreaker:
 		return http.StatusServiceUnavailable
+	case KindStatus:
+		return e.Code
 	case KindClientGone:
 		return 499
 	}

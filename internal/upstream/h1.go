@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/portico-proxy/portico/internal/httpsyntax"
 )
@@ -50,6 +51,14 @@ type requestHead struct {
 	framing   bodyFraming
 	upgrade   string // Upgrade value to send, "" for none
 	expect100 bool
+
+	// Per-request retry state, see retry.go.
+	body        []byte    // the buffered request body when it may be replayed; nil streams r.Body
+	retryStatus bool      // hand a retryable status back instead of relaying it
+	tryDeadline time.Time // zero: no per-try timeout
+	status      int       // the status the backend answered, 0 before a head
+	sent        int64     // unix nanoseconds when the attempt started, for the latency
+	backend     *Backend  // of this attempt
 }
 
 // writeRequestHead writes the request line and headers. Incoming headers

@@ -29,7 +29,7 @@ func newH2CTransport(d *net.Dialer, o PoolOptions) *http.Transport {
 // serveH2 proxies over the pool's HTTP/2 transport. Bodies stream both
 // ways at once (gRPC bidirectional streams) and trailers pass through.
 func (p *Proxy) serveH2(w http.ResponseWriter, r *http.Request) {
-	b := p.Pool.pickOrRefuse(w)
+	b := p.Pool.pickOrRefuse(w, r)
 	if b == nil {
 		return
 	}
@@ -59,6 +59,9 @@ func (p *Proxy) serveH2(w http.ResponseWriter, r *http.Request) {
 	b.inflight.Add(1)
 	defer b.inflight.Add(-1)
 	res, err := p.Pool.h2.RoundTrip(out)
+	if ctx.Err() == nil {
+		p.Pool.observe(b, err == nil && res.StatusCode < 500, p.Pool.now().UnixNano())
+	}
 	if err != nil {
 		kind := KindIO
 		var ne net.Error

@@ -3,20 +3,26 @@ package upstream
 import (
 	"bufio"
 	"context"
-	"github.com/portico-proxy/portico/internal/config"
 	"net"
 	"sync"
 	"time"
+
+	"github.com/portico-proxy/portico/internal/config"
 )
 
 // HealthOptions configure active health checks: every Interval each
-// backend gets a GET Path on a fresh connection; a 2xx or 3xx within
-// Timeout marks it healthy, anything else unhealthy. Unhealthy backends
-// get no traffic until a check passes again.
+// backend gets a GET Path; an answer within Timeout with a status from
+// StatusMin to StatusMax passes. Fall failures in a row take a backend
+// out, Rise passes in a row bring it back (with slow start, when set).
+// Backends start healthy, so a new pool serves at once.
 type HealthOptions struct {
-	Path     string
-	Interval time.Duration // zero: config.DefaultHealthInterval
-	Timeout  time.Duration // zero: config.DefaultHealthTimeout
+	Path      string
+	Interval  time.Duration // zero: config.DefaultHealthInterval
+	Timeout   time.Duration // zero: config.DefaultHealthTimeout
+	StatusMin int           // zero: 200
+	StatusMax int           // zero: 399
+	Rise      int           // zero: config.DefaultHealthRise
+	Fall      int           // zero: config.DefaultHealthFall
 }
 
 // healthChecker runs the checks of one pool until stopped.
@@ -28,22 +34,17 @@ type healthChecker struct {
 }
 
 func (p *Pool) startHealth(o HealthOptions) {
-	if o.Interval <= 0 {
-		o.Interval = config.DefaultHealthInterval
-	}
-	if o.Timeout <= 0 || o.Timeout > o.Interval {
-		o.Timeout = min(config.DefaultHealthTimeout, o.Interval)
-	}
+	hc := p.newHealthChecker(o)
 	ctx, cancel := context.WithCancel(context.Background())
-	hc := &healthChecker{opts: o, dialer: &net.Dialer{Timeout: o.Timeout}, stop: cancel}
+	hc.stop = cancel
 	p.health = hc
 	hc.done.Add(1)
 	go func() {
 		defer hc.done.Done()
-		t := time.NewTicker(o.Interval)
+		t := time.NewTicker(hc.opts.Interval)
 		defer t.Stop()
 		for {
-			hc.checkAll(ctx, p.backends)
+			p.checkAll(ctx, hc)
 			select {
 			case <-ctx.Done():
 				return
@@ -53,25 +54,58 @@ func (p *Pool) startHealth(o HealthOptions) {
 	}()
 }
 
+func (p *Pool) newHealthChecker(o HealthOptions) *healthChecker {
+	setZero(&o.Interval, config.DefaultHealthInterval)
+	if o.Timeout <= 0 || o.Timeout > o.Interval {
+		o.Timeout = min(config.DefaultHealthTimeout, o.Interval)
+	}
+	lo, hi := config.DefaultHealthStatus()
+	setZero(&o.StatusMin, lo)
+	setZero(&o.StatusMax, hi)
+	setZero(&o.Rise, config.DefaultHealthRise)
+	setZero(&o.Fall, config.DefaultHealthFall)
+	return &healthChecker{opts: o, dialer: &net.Dialer{Timeout: o.Timeout}, stop: func() {}}
+}
+
 func (hc *healthChecker) close() {
 	hc.stop()
 	hc.done.Wait()
 }
 
-func (hc *healthChecker) checkAll(ctx context.Context, backends []*Backend) {
+// checkAll checks every backend of the current set once, in parallel,
+// and applies the rise and fall thresholds.
+func (p *Pool) checkAll(ctx context.Context, hc *healthChecker) {
 	var wg sync.WaitGroup
-	for _, b := range backends {
+	for _, b := range p.set.Load().all {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b.down.Store(!hc.check(ctx, b))
+			p.recordCheck(b, hc.check(ctx, b), &hc.opts)
 		}()
 	}
 	wg.Wait()
 }
 
-// check sends one request over a plain connection of its own, so a check
-// never competes with traffic for a pooled connection.
+// recordCheck applies one check result. Only the checker goroutine of a
+// backend calls it, so the run counters need no lock.
+func (p *Pool) recordCheck(b *Backend, ok bool, o *HealthOptions) {
+	if ok {
+		b.okRun, b.failRun = b.okRun+1, 0
+		if b.down.Load() && b.okRun >= o.Rise {
+			b.rampFrom.Store(p.now().UnixNano())
+			b.down.Store(false)
+		}
+		return
+	}
+	b.okRun, b.failRun = 0, b.failRun+1
+	if !b.down.Load() && b.failRun >= o.Fall {
+		b.down.Store(true)
+	}
+}
+
+// check sends one request over a plain connection of its own, with the
+// same dialler and response parser as traffic, so a check never competes
+// with traffic for a pooled connection.
 func (hc *healthChecker) check(ctx context.Context, b *Backend) bool {
 	ctx, cancel := context.WithTimeout(ctx, hc.opts.Timeout)
 	defer cancel()
@@ -92,5 +126,5 @@ func (hc *healthChecker) check(ctx context.Context, b *Backend) bool {
 	if readResponseHead(bufio.NewReaderSize(c, readBufSize), &head) != nil {
 		return false
 	}
-	return head.status >= 200 && head.status < 400
+	return head.status >= hc.opts.StatusMin && head.status <= hc.opts.StatusMax
 }

@@ -2,23 +2,54 @@ package upstream
 
 import (
 	"fmt"
-	"github.com/portico-proxy/portico/internal/config"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/portico-proxy/portico/internal/config"
 )
 
 // PoolOptions configure a Pool. Zero durations and sizes take the
 // defaults of the config package (config.Default*), the one place they
 // are written down.
 type PoolOptions struct {
-	Backends         []BackendOptions
-	Balance          string         // "round_robin" (default) or "random"
-	Retries          int            // extra attempts on other backends
+	Backends []BackendOptions
+	// Balance names the policy (see policies.go); "" is p2c for 3 or more
+	// backends and round_robin below.
+	Balance string
+	// HashKey is what balance "hash" hashes: "ip" (default),
+	// "header:NAME", "cookie:NAME" or "uri".
+	HashKey string
+	// StickyCookie names the session cookie of balance "sticky".
+	StickyCookie string
+
+	Retries int // extra attempts on other backends
+	// RetryOn lists when an idempotent request is retried: "error" (the
+	// connection broke), "timeout", or a status such as "503" or "5xx".
+	// Nil means config.DefaultRetryOn. Connection failures (nothing was
+	// sent) are always retried on another backend.
+	RetryOn []string
+	// RetryBudget is the share of requests that may be retries, in
+	// percent; 0 means config.DefaultRetryBudget.
+	RetryBudget int
+	TryTimeout  time.Duration // per attempt, to the response head; 0: none
+	ReplayBody  int64         // largest request body kept for a retry; 0: default
+
+	MaxConns   int // requests in flight per backend; 0: default
+	MaxPending int // requests in flight in the pool; 0: default
+
+	Eject     EjectOptions
+	SlowStart time.Duration // 0: off
+
+	Resolve  time.Duration // re-resolve interval for host names and SRV; 0: default
+	Resolver Resolver      // nil: net.DefaultResolver
+	Drains   *DrainSet     // draining marks that outlive the pool; may be nil
+	Now      func() time.Time
+
 	H2C              bool           // speak HTTP/2 without TLS (gRPC backends)
 	ConnectTimeout   time.Duration  // default 3s
 	FirstByteTimeout time.Duration  // default 60s
@@ -27,7 +58,8 @@ type PoolOptions struct {
 	Health           *HealthOptions // nil: no active checks
 }
 
-// BackendOptions is one backend address.
+// BackendOptions is one backend as written: http://host:port[/base], or
+// srv+http://_service._tcp.name for the targets of a DNS SRV record.
 type BackendOptions struct {
 	URL    string
 	Weight int
@@ -36,168 +68,226 @@ type BackendOptions struct {
 // Pool is a named set of backends and the connections to them. It lives
 // as long as one configuration generation; Close retires it.
 type Pool struct {
-	name     string
-	backends []*Backend
-	random   bool
-	retries  int
-	next     atomic.Uint64
-	// order is one cycle of smooth weighted round robin (nginx's
-	// algorithm), computed once: picking is an atomic add and an index.
-	order []int
+	name    string
+	balance string
+	policy  Policy
+	set     atomic.Pointer[Set]
+	entries []entry // the backends as written, for resolving and the admin API
+	now     func() time.Time
+
+	retries     int
+	retryOn     retryRules
+	budget      retryBudget
+	tryTimeout  time.Duration
+	replayBody  int64
+	maxPending  int64
+	pending     atomic.Int64
+	maxConns    int64 // per backend
+	slowStartNS int64
+	eject       ejectRules
+	ejectMu     sync.Mutex // serialises ejections, to hold the share cap
+	hashKey     hashKey
+	cookieName  string
+	drains      *DrainSet
 
 	firstByteTimeout time.Duration
+	dialer           *net.Dialer
+	maxIdle          int
+	idleTimeout      time.Duration
 	h2               *http.Transport // nil unless the pool speaks h2c
 	health           *healthChecker  // nil without active checks
+	resolver         *resolver       // nil when every backend is an IP address
 }
 
-// Backend is one address of a pool.
-type Backend struct {
-	addr     string // host:port, what is dialled
-	basePath string // path of the backend URL, prepended to request paths
+// entry is one backend as written in the config.
+type entry struct {
+	url      string
 	weight   int
-	conns    *connPool
-	inflight atomic.Int64
-	down     atomic.Bool // failed its last active health check
+	host     string // host name or IP; for SRV the record name
+	port     string
+	basePath string
+	srv      bool
+	literal  bool // host is an IP address: nothing to resolve
 }
 
-// Addr is the backend's host:port.
-func (b *Backend) Addr() string { return b.addr }
-
-// NewPool checks the options and builds a pool. It dials nothing yet.
+// NewPool checks the options and builds a pool. It dials nothing yet;
+// SRV backends are looked up once before it returns.
 func NewPool(name string, o PoolOptions) (*Pool, error) {
 	if len(o.Backends) == 0 {
 		return nil, fmt.Errorf("upstream %s: no backends", name)
 	}
-	if o.ConnectTimeout <= 0 {
-		o.ConnectTimeout = config.DefaultConnectTimeout
+	p := &Pool{name: name, balance: o.Balance, retries: o.Retries, now: o.Now, drains: o.Drains,
+		cookieName: o.StickyCookie, tryTimeout: o.TryTimeout}
+	if p.drains == nil {
+		p.drains = NewDrainSet()
 	}
-	if o.FirstByteTimeout <= 0 {
-		o.FirstByteTimeout = config.DefaultFirstByteTimeout
+	if err := p.applyOptions(&o); err != nil {
+		return nil, fmt.Errorf("upstream %s: %w", name, err)
 	}
-	if o.MaxIdleConns <= 0 {
-		o.MaxIdleConns = config.DefaultMaxIdleConns
-	}
-	if o.IdleConnTimeout <= 0 {
-		o.IdleConnTimeout = config.DefaultIdleConnTimeout
-	}
-	p := &Pool{
-		name:             name,
-		random:           o.Balance == "random",
-		retries:          o.Retries,
-		firstByteTimeout: o.FirstByteTimeout,
-	}
-	dialer := &net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
+	needsResolve := false
 	for _, bo := range o.Backends {
-		u, err := url.Parse(bo.URL)
+		e, err := parseEntry(bo)
 		if err != nil {
 			return nil, fmt.Errorf("upstream %s: backend %q: %w", name, bo.URL, err)
 		}
-		if u.Scheme != "http" {
-			return nil, fmt.Errorf("upstream %s: backend %q: only http:// backends are supported in this release", name, bo.URL)
-		}
-		addr := u.Host
-		if u.Port() == "" {
-			addr = net.JoinHostPort(u.Hostname(), "80")
-		}
-		w := bo.Weight
-		if w < 1 {
-			w = 1
-		}
-		p.backends = append(p.backends, &Backend{
-			addr:     addr,
-			basePath: strings.TrimSuffix(u.EscapedPath(), "/"),
-			weight:   w,
-			conns:    newConnPool(addr, dialer, o.MaxIdleConns, o.IdleConnTimeout),
-		})
+		p.entries = append(p.entries, e)
+		needsResolve = needsResolve || !e.literal
 	}
-	p.order = smoothOrder(p.backends)
+	policy, ok := newPolicy(o.Balance, len(o.Backends))
+	if !ok {
+		return nil, fmt.Errorf("upstream %s: unknown balance %q", name, o.Balance)
+	}
+	p.policy = policy
+	if p.balance == "" {
+		p.balance = config.DefaultBalanceFor(len(o.Backends))
+	}
+	p.dialer = &net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
+	if needsResolve {
+		p.resolver = newResolver(p, o.Resolver, o.Resolve)
+	}
+	p.install(p.initialBackends(), false)
 	if o.H2C {
-		p.h2 = newH2CTransport(dialer, o)
+		p.h2 = newH2CTransport(p.dialer, o)
 	}
 	if o.Health != nil {
 		p.startHealth(*o.Health)
 	}
+	if p.resolver != nil {
+		p.resolver.start()
+	}
 	return p, nil
+}
+
+// applyOptions fills defaults and turns the options into the pool's
+// ready-made rules.
+func (p *Pool) applyOptions(o *PoolOptions) error {
+	setZero(&o.ConnectTimeout, config.DefaultConnectTimeout)
+	setZero(&o.FirstByteTimeout, config.DefaultFirstByteTimeout)
+	setZero(&o.MaxIdleConns, config.DefaultMaxIdleConns)
+	setZero(&o.IdleConnTimeout, config.DefaultIdleConnTimeout)
+	setZero(&o.RetryBudget, config.DefaultRetryBudget)
+	setZero(&o.ReplayBody, config.DefaultReplayBody)
+	setZero(&o.MaxConns, config.DefaultMaxConns)
+	setZero(&o.MaxPending, config.DefaultMaxPending)
+	setZero(&o.StickyCookie, config.DefaultStickyCookie)
+	if p.now == nil {
+		p.now = time.Now
+	}
+	p.cookieName = o.StickyCookie
+	p.firstByteTimeout = o.FirstByteTimeout
+	p.maxIdle, p.idleTimeout = o.MaxIdleConns, o.IdleConnTimeout
+	p.replayBody = o.ReplayBody
+	p.maxPending = int64(o.MaxPending)
+	p.budget.init(o.RetryBudget)
+	p.eject = newEjectRules(o.Eject)
+	p.slowStartNS = int64(o.SlowStart)
+	p.maxConns = int64(o.MaxConns)
+	var err error
+	if p.retryOn, err = parseRetryOn(o.RetryOn); err != nil {
+		return err
+	}
+	if p.hashKey, err = parseHashKey(o.HashKey); err != nil {
+		return err
+	}
+	return nil
+}
+
+func setZero[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// parseEntry reads one backend URL. The config package has already
+// checked it and written the port out; this is the second line of
+// defence for pools built in code.
+func parseEntry(bo BackendOptions) (entry, error) {
+	u, err := url.Parse(bo.URL)
+	if err != nil {
+		return entry{}, err
+	}
+	e := entry{url: bo.URL, weight: max(bo.Weight, 1), host: u.Hostname(), port: u.Port(),
+		basePath: strings.TrimSuffix(u.EscapedPath(), "/")}
+	switch u.Scheme {
+	case "http":
+		if e.port == "" {
+			e.port = "80"
+		}
+		e.literal = net.ParseIP(e.host) != nil
+	case "srv+http":
+		e.srv = true
+	default:
+		return entry{}, fmt.Errorf("scheme %q: only http:// and srv+http:// backends are supported", u.Scheme)
+	}
+	if e.host == "" {
+		return entry{}, fmt.Errorf("no host")
+	}
+	return e, nil
+}
+
+// initialBackends is the first set: IP addresses as written, host names
+// left to the dialler until the resolver's first answer, SRV records
+// looked up now (they name no address of their own).
+func (p *Pool) initialBackends() []*Backend {
+	var all []*Backend
+	for i := range p.entries {
+		e := &p.entries[i]
+		if e.srv {
+			all = append(all, p.resolver.lookupNow(e)...)
+			continue
+		}
+		all = append(all, p.newBackend(e, net.JoinHostPort(e.host, e.port), e.weight))
+	}
+	return all
+}
+
+func (p *Pool) newBackend(e *entry, addr string, weight int) *Backend {
+	b := newBackend(e.url, addr, e.basePath, weight, newConnPool(addr, p.dialer, p.maxIdle, p.idleTimeout))
+	if p.drains.has(p.name, e.url) {
+		b.draining.Store(true)
+	}
+	return b
+}
+
+// install makes all the pool's current set. ramp starts slow start for
+// backends that were not in the previous set.
+func (p *Pool) install(all []*Backend, ramp bool) {
+	points := 0
+	if p.balance == PolicyHash {
+		points = ringPointsFor(all)
+	}
+	if ramp {
+		now := p.now().UnixNano()
+		old := map[*Backend]bool{}
+		if s := p.set.Load(); s != nil {
+			for _, b := range s.all {
+				old[b] = true
+			}
+		}
+		for _, b := range all {
+			if !old[b] {
+				b.rampFrom.Store(now)
+			}
+		}
+	}
+	p.set.Store(newSet(all, p.maxConns, p.slowStartNS, points))
 }
 
 // Name is the pool's configured name.
 func (p *Pool) Name() string { return p.name }
 
-// first picks the index of the backend for a request's first attempt.
-// Attempt k goes to backend (first+k) mod n, so a retry never lands on the
-// backend that just failed while others exist.
-func (p *Pool) first() int {
-	n := len(p.backends)
-	if n == 1 {
-		return 0
-	}
-	if p.random {
-		return rand.IntN(n)
-	}
-	return p.order[p.next.Add(1)%uint64(len(p.order))]
-}
-
-// maxCycle bounds the precomputed cycle; larger weight sums are scaled
-// down proportionally (every backend keeps at least one slot).
-const maxCycle = 4096
-
-// smoothOrder spreads each backend over the cycle in proportion to its
-// weight without bursts: weights 5,1,1 give a a b a c a a, not a a a a a b c.
-func smoothOrder(backends []*Backend) []int {
-	weights := make([]int, len(backends))
-	total := 0
-	for i, b := range backends {
-		weights[i] = b.weight
-		total += b.weight
-	}
-	if total > maxCycle {
-		sum := total
-		total = 0
-		for i, b := range backends {
-			weights[i] = max(1, b.weight*maxCycle/sum)
-			total += weights[i]
-		}
-	}
-	current := make([]int, len(backends))
-	order := make([]int, 0, total)
-	for range total {
-		best := 0
-		for i := range current {
-			current[i] += weights[i]
-			if current[i] > current[best] {
-				best = i
-			}
-		}
-		current[best] -= total
-		order = append(order, best)
-	}
-	return order
-}
-
-// backend is the healthy backend for attempt try, counting healthy
-// backends from first on; nil when none is healthy.
-func (p *Pool) backend(first, try int) *Backend {
-	n := len(p.backends)
-	if p.health == nil {
-		return p.backends[(first+try)%n]
-	}
-	for i := 0; i < n; i++ {
-		b := p.backends[(first+i)%n]
-		if b.down.Load() {
-			continue
-		}
-		if try == 0 {
-			return b
-		}
-		try--
-	}
-	return nil
+// pick chooses the backend for one attempt, or nil when none can take it.
+func (p *Pool) pick(in Input) *Backend {
+	return p.policy.Pick(p.set.Load(), in)
 }
 
 // pickOrRefuse picks the backend for a request that is not retried
-// (h2c streams, tunnels), answering 503 itself when none is healthy.
-func (p *Pool) pickOrRefuse(w http.ResponseWriter) *Backend {
-	b := p.backend(p.first(), 0)
+// (h2c streams, tunnels), answering 503 itself when none is usable.
+func (p *Pool) pickOrRefuse(w http.ResponseWriter, r *http.Request) *Backend {
+	in := Input{Now: p.now().UnixNano()}
+	p.keyFor(r, &in)
+	b := p.pick(in)
 	if b == nil {
 		WriteError(w, &Error{Pool: p.name, Kind: KindNoBackend}, false)
 	}
@@ -208,10 +298,13 @@ func (p *Pool) pickOrRefuse(w http.ResponseWriter) *Backend {
 // requests finish on the connections they hold; those are closed when
 // returned.
 func (p *Pool) Close() {
+	if p.resolver != nil {
+		p.resolver.close()
+	}
 	if p.health != nil {
 		p.health.close()
 	}
-	for _, b := range p.backends {
+	for _, b := range p.set.Load().all {
 		b.conns.close()
 	}
 	if p.h2 != nil {

@@ -34,6 +34,10 @@ var aLongTimeAgo = time.Unix(1, 0)
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !p.Pool.admit(w) {
+		return
+	}
+	defer p.Pool.pending.Add(-1)
 	if r.Method == http.MethodConnect {
 		// Portico is a reverse proxy, not a forward one: the only CONNECT
 		// it takes is HTTP/2's extended CONNECT for WebSocket (RFC 8441).
@@ -48,37 +52,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.serveH2(w, r)
 		return
 	}
-	upgrade := upgradeOf(r)
-	fwd := forwardingFor(r, p.Trust)
-	h := requestHead{fwd: &fwd, framing: framingOf(r), upgrade: upgrade}
-	if h.framing == bodyLength || h.framing == bodyChunked {
-		h.expect100 = hasToken(r.Header["Expect"], "100-continue")
-	}
-	replayable := (h.framing == bodyNone || h.framing == bodyZero) && idempotent(r.Method)
-	first := p.Pool.first()
-	for try := 0; ; try++ {
-		b := p.Pool.backend(first, try)
-		if b == nil {
-			// No healthy backend left: answer at once instead of hanging.
-			WriteError(w, &Error{Pool: p.Pool.name, Kind: KindNoBackend}, false)
-			return
-		}
-		h.host = p.hostFor(r, b)
-		h.uri = b.basePath + p.outgoingURI(r)
-		started, err := p.exchange(w, r, b, &h, replayable)
-		if err == nil {
-			return
-		}
-		var ue *Error
-		if errors.As(err, &ue) && ue.Kind == KindClientGone {
-			return
-		}
-		if !started && ue != nil && ue.Retryable && try < p.Pool.retries && p.Pool.backend(first, try+1) != nil {
-			continue
-		}
-		WriteError(w, err, started)
-		return
-	}
+	p.serveH1(w, r)
 }
 
 func idempotent(method string) bool {
@@ -152,8 +126,6 @@ func cutSegmentPrefix(path, prefix string) (string, bool) {
 // can only abort the stream.
 func (p *Proxy) exchange(w http.ResponseWriter, r *http.Request, b *Backend, h *requestHead, replayable bool) (started bool, err error) {
 	ctx := r.Context()
-	b.inflight.Add(1)
-	defer b.inflight.Add(-1)
 	c, err := b.conns.get(ctx)
 	if err != nil {
 		return false, p.fail(ctx, b, KindDial, true, err)
@@ -229,6 +201,9 @@ var errClientBody = errors.New("reading request body")
 // roundTrip sends the request on c and relays the response. reusable is
 // true when c ended the exchange in a clean keep-alive state.
 func (p *Proxy) roundTrip(w http.ResponseWriter, r *http.Request, c *conn, h *requestHead) (started, reusable bool, err error) {
+	if !h.tryDeadline.IsZero() {
+		_ = c.nc.SetWriteDeadline(h.tryDeadline)
+	}
 	writeRequestHead(c.bw, r, h)
 	sendBody := h.framing == bodyLength || h.framing == bodyChunked
 	head := &c.head
@@ -246,14 +221,18 @@ func (p *Proxy) roundTrip(w http.ResponseWriter, r *http.Request, c *conn, h *re
 		}
 	}
 	if sendBody {
-		if err := sendRequestBody(c, r, h.framing); err != nil {
+		if err := sendRequestBody(c, r, h); err != nil {
 			return false, false, err
 		}
 	}
 	if err := c.bw.Flush(); err != nil {
 		return false, false, err
 	}
-	_ = c.nc.SetReadDeadline(time.Now().Add(p.Pool.firstByteTimeout))
+	readBy := time.Now().Add(p.Pool.firstByteTimeout)
+	if !h.tryDeadline.IsZero() && h.tryDeadline.Before(readBy) {
+		readBy = h.tryDeadline
+	}
+	_ = c.nc.SetReadDeadline(readBy)
 	for {
 		if err := readResponseHead(c.br, head); err != nil {
 			return false, false, err
@@ -265,6 +244,19 @@ func (p *Proxy) roundTrip(w http.ResponseWriter, r *http.Request, c *conn, h *re
 			relayHeaders(w.Header(), head)
 			w.WriteHeader(http.StatusEarlyHints)
 		}
+	}
+	h.status = head.status
+	if h.sent != 0 {
+		now := p.Pool.now().UnixNano()
+		h.backend.observeLatency(now, now-h.sent)
+	}
+	if !h.tryDeadline.IsZero() {
+		_ = c.nc.SetWriteDeadline(time.Time{})
+	}
+	if h.retryStatus && p.Pool.retryOn.status(head.status) {
+		// Dropped unread: the connection is closed, and the request goes
+		// to another backend.
+		return false, false, &Error{Kind: KindStatus, Code: head.status, Retryable: true}
 	}
 	// The first-byte deadline is lifted before a body is read from the
 	// socket (streams may pause for long). A body already in the buffer
@@ -304,7 +296,13 @@ func (p *Proxy) awaitContinue(c *conn, head *responseHead) (got bool, err error)
 
 // sendRequestBody streams the downstream body to the backend in its own
 // framing. A read error is the client's; a write error the backend's.
-func sendRequestBody(c *conn, r *http.Request, framing bodyFraming) error {
+func sendRequestBody(c *conn, r *http.Request, h *requestHead) error {
+	framing := h.framing
+	if h.body != nil {
+		// The buffered body of a request that may be replayed.
+		_, err := c.bw.Write(h.body)
+		return err
+	}
 	bufp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bufp)
 	buf := *bufp

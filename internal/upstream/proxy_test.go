@@ -456,12 +456,12 @@ func TestActiveHealthChecksSteerAroundDownBackends(t *testing.T) {
 		}
 	}
 	healthy.Store(false)
-	waitFor("flaky marked down", func() bool { return pool.backends[0].down.Load() })
+	waitFor("flaky marked down", func() bool { return pool.set.Load().all[0].down.Load() })
 	if seen := bodies(); seen["200 steady"] != 20 {
 		t.Fatalf("with flaky down got %v, want only steady", seen)
 	}
 	steady.Close()
-	pool.backends[1].down.Store(true) // as its next check would
+	pool.set.Load().all[1].down.Store(true) // as its next check would
 	res, err := http.Get(front.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -471,5 +471,5 @@ func TestActiveHealthChecksSteerAroundDownBackends(t *testing.T) {
 		t.Fatalf("no healthy backend: got %d, want a fast 503 with Retry-After", res.StatusCode)
 	}
 	healthy.Store(true)
-	waitFor("flaky back up", func() bool { return !pool.backends[0].down.Load() })
+	waitFor("flaky back up", func() bool { return !pool.set.Load().all[0].down.Load() })
 }
