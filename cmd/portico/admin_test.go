@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/portico-proxy/portico/internal/admin"
+	"github.com/portico-proxy/portico/internal/upstream"
 )
 
 func adminCall(t *testing.T, inst *instance, method, path string) (int, string) {
@@ -58,4 +60,88 @@ func TestAdminReloadAppliesAGoodConfigAndKeepsTheOldOnError(t *testing.T) {
 	if st.Reloads != 1 || st.ReloadError == "" || len(st.Listeners) != 1 || st.Routes != 1 {
 		t.Errorf("status: got %+v, want 1 reload, the last error, 1 listener, 1 route", st)
 	}
+}
+
+func adminPost(t *testing.T, inst *instance, path, jsonBody string) (int, string) {
+	t.Helper()
+	resp, err := http.Post("http://"+inst.admin.Addr().String()+path, "application/json", strings.NewReader(jsonBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestAdminDrainsABackendAndShowsPoolState(t *testing.T) {
+	a, b := namedBackend(t, "a"), namedBackend(t, "b")
+	inst, url, path := testInstance(t, fmt.Sprintf(`admin: {addr: "127.0.0.1:0"}
+listeners:
+  - addr: "127.0.0.1:0"
+upstreams:
+  app: {backends: [%q, %q], balance: round_robin}
+routes:
+  - match: /
+    proxy: app
+`, a.URL, b.URL))
+
+	code, body := adminPost(t, inst, "/api/upstreams/app/drain", fmt.Sprintf(`{"backend": %q}`, a.URL))
+	if code != 200 {
+		t.Fatalf("drain: got %d %s", code, body)
+	}
+	for i := range 10 {
+		if got := getBody(t, url); got != "b" {
+			t.Fatalf("request %d with a draining: got %q, want b", i, got)
+		}
+	}
+
+	var st upstream.PoolState
+	_, body = adminCall(t, inst, "GET", "/api/upstreams/app")
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Backends) != 2 || !st.Backends[0].Draining || st.Backends[1].Draining {
+		t.Errorf("state: got %+v, want a draining and b not", st.Backends)
+	}
+
+	// A reload builds new pools; the mark stays until it is lifted.
+	os.WriteFile(path, []byte(strings.Replace(mustRead(t, path), "round_robin", "random", 1)), 0o644)
+	if code, body := adminPost(t, inst, "/api/reload", ""); code != 200 {
+		t.Fatalf("reload: got %d %s", code, body)
+	}
+	if got := getBody(t, url); got != "b" {
+		t.Errorf("after reload: got %q, want b (a still draining)", got)
+	}
+
+	if code, body := adminPost(t, inst, "/api/upstreams/app/undrain", fmt.Sprintf(`{"backend": %q}`, a.URL)); code != 200 {
+		t.Fatalf("undrain: got %d %s", code, body)
+	}
+	seen := map[string]bool{}
+	for range 40 {
+		seen[getBody(t, url)] = true
+	}
+	if !seen["a"] || !seen["b"] {
+		t.Errorf("after undrain: saw %v, want both backends", seen)
+	}
+
+	for _, tt := range []struct{ path, body string }{
+		{"/api/upstreams/nope/drain", `{"backend": "http://x:1"}`},
+		{"/api/upstreams/app/drain", `{"backend": "http://127.0.0.1:1"}`},
+	} {
+		if code, _ := adminPost(t, inst, tt.path, tt.body); code != http.StatusNotFound {
+			t.Errorf("POST %s %s: got %d, want 404", tt.path, tt.body, code)
+		}
+	}
+	if code, _ := adminPost(t, inst, "/api/upstreams/app/drain", `{`); code != http.StatusBadRequest {
+		t.Errorf("broken JSON: got %d, want 400", code)
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

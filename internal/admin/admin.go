@@ -105,6 +105,7 @@ func Handler(src Sources) http.Handler {
 		mux.HandleFunc("GET /api/routes", func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, http.StatusOK, routesOf(src.Generation()))
 		})
+		upstreamRoutes(mux, src.Generation)
 	}
 	return guard(mux)
 }
