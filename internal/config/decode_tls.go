@@ -36,7 +36,6 @@ func (a *ACME) decode(d *decoder, n ast.Node, path string) {
 		{"ca_root", func(n ast.Node, p string) { a.CARoot = d.str(n, p) }},
 		{"storage", func(n ast.Node, p string) { a.Storage = d.str(n, p) }},
 		{"challenges", func(n ast.Node, p string) { a.Challenges = d.strList(n, p) }},
-		{"renew_before", func(n ast.Node, p string) { a.RenewBefore = d.duration(n, p) }},
 	})
 }
 

@@ -6,12 +6,11 @@ import "time"
 const (
 	DefaultTLSMinVersion = "1.2"
 	// DefaultACMECA is Let's Encrypt's production directory.
-	DefaultACMECA          = "https://acme-v02.api.letsencrypt.org/directory"
-	DefaultACMEStorage     = "acme"
-	DefaultACMERenewBefore = 30 * 24 * time.Hour
-	DefaultClientSubject   = "X-Client-Subject"
-	DefaultHTTPSPort       = 443
-	DefaultHSTSMaxAge      = 365 * 24 * time.Hour
+	DefaultACMECA        = "https://acme-v02.api.letsencrypt.org/directory"
+	DefaultACMEStorage   = "acme"
+	DefaultClientSubject = "X-Client-Subject"
+	DefaultHTTPSPort     = 443
+	DefaultHSTSMaxAge    = 365 * 24 * time.Hour
 	// CertExpiryWarning is how close to expiry `portico validate` starts
 	// warning about a certificate file.
 	CertExpiryWarning = 30 * 24 * time.Hour
@@ -32,7 +31,6 @@ func (l *Listener) applyTLSDefaults() {
 	if a := t.ACME; a != nil {
 		setDefault(&a.CA, DefaultACMECA)
 		setDefault(&a.Storage, DefaultACMEStorage)
-		setDefault(&a.RenewBefore, DefaultACMERenewBefore)
 		if len(a.Challenges) == 0 {
 			a.Challenges = append([]string(nil), DefaultACMEChallenges...)
 		}

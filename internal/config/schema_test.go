@@ -23,7 +23,7 @@ var schemaKeys = []string{
 	"listeners[].limits.max_concurrent_streams", "listeners[].ip_filter",
 	"listeners[].tls.acme.email", "listeners[].tls.acme.domains", "listeners[].tls.acme.ca",
 	"listeners[].tls.acme.ca_root", "listeners[].tls.acme.storage", "listeners[].tls.acme.challenges",
-	"listeners[].tls.acme.renew_before", "listeners[].tls.min_version", "listeners[].tls.client_auth",
+	"listeners[].tls.min_version", "listeners[].tls.client_auth",
 	"listeners[].tls.client_auth.mode", "listeners[].tls.client_auth.ca", "listeners[].tls.client_auth.header",
 	"listeners[].redirect_https", "listeners[].redirect_https.port",
 	"upstreams.*.tls", "upstreams.*.tls.ca", "upstreams.*.tls.server_name", "upstreams.*.tls.cert",

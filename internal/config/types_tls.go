@@ -18,10 +18,7 @@ type ACME struct {
 	// plain listeners) and "tls-alpn-01" (answered on this listener).
 	// Default both.
 	Challenges []string
-	// RenewBefore renews a certificate when less than this is left of its
-	// lifetime; default 720h (30 days).
-	RenewBefore time.Duration
-	Pos         Pos
+	Pos        Pos
 }
 
 // ClientAuth asks downstream clients for certificates (mTLS).

@@ -77,7 +77,6 @@ func (v *validator) acme(path string, a *ACME) {
 			v.errorf(indexPath(path+".challenges", i), "unknown challenge %q; use one of: %s", c, strings.Join(acmeChallenges, ", "))
 		}
 	}
-	v.nonNegative(path+".renew_before", a.RenewBefore)
 }
 
 func (v *validator) hsts(path string, h *HSTS) {
