@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/portico-proxy/portico/internal/config"
 	"github.com/portico-proxy/portico/internal/listener"
@@ -41,8 +42,12 @@ func cmdValidate(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := config.Load(path); err != nil {
+	cfg, err := config.Load(path)
+	if err != nil {
 		return err
+	}
+	for _, w := range listener.ExpiryWarnings(cfg, time.Now(), config.CertExpiryWarning) {
+		fmt.Fprintf(stdout, "%s: warning: %s\n", path, w)
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", path)
 	return nil
@@ -71,8 +76,9 @@ func start(cfg *config.Config, log *slog.Logger, load func() (*config.Config, er
 		return nil, err
 	}
 	in.cur.Swap(gen)
+	opts := tlsOptions(cfg)
 	for _, l := range cfg.Listeners {
-		s, err := listener.New(l, in.cur, log)
+		s, err := listener.NewWithOptions(l, in.cur, log, opts)
 		if err != nil {
 			in.closeListeners()
 			gen.Retire()
@@ -118,6 +124,7 @@ func (in *instance) reload() error {
 		return fmt.Errorf("reload: config kept: %w", err)
 	}
 	in.cur.Swap(gen)
+	in.reloadCerts(cfg)
 	// Requests already running on the old generation finish on it; its
 	// pools close their connections as those requests return them.
 	old.Retire()
@@ -132,29 +139,12 @@ func listenersChanged(a, b *config.Config) string {
 	}
 	for i := range a.Listeners {
 		x, y := a.Listeners[i], b.Listeners[i]
-		if x.Addr != y.Addr || x.Name != y.Name || x.Limits != y.Limits || !sameCerts(x.TLS, y.TLS) {
+		if x.Addr != y.Addr || x.Name != y.Name || x.Limits != y.Limits || !listener.SameTLSPolicy(x.TLS, y.TLS) ||
+			x.HTTP3 != y.HTTP3 || !sameRedirect(x.RedirectHTTPS, y.RedirectHTTPS) {
 			return "listener " + x.Addr
 		}
 	}
 	return ""
-}
-
-// sameCerts reports whether two TLS settings name the same certificate
-// files. Certificates are loaded when a listener starts, so a change needs
-// a restart in this release.
-func sameCerts(a, b *config.TLS) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	if len(a.Certs) != len(b.Certs) {
-		return false
-	}
-	for i := range a.Certs {
-		if a.Certs[i].Cert != b.Certs[i].Cert || a.Certs[i].Key != b.Certs[i].Key {
-			return false
-		}
-	}
-	return true
 }
 
 // shutdown drains: listeners stop accepting, in-flight requests get until

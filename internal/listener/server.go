@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,23 +54,32 @@ type Server struct {
 	ln     net.Listener
 	log    *slog.Logger
 	maxHdr int
+
+	opts Options
+	tlsParts
+	stop     chan struct{} // ends the file watch, ticket rotation and stapling
+	stopOnce sync.Once
 }
 
 // New binds the listener's address at once, so a busy port is reported
 // at start, and prepares its server. Serve starts accepting.
 func New(cfg config.Listener, cur *Current, log *slog.Logger) (*Server, error) {
+	return NewWithOptions(cfg, cur, log, Options{})
+}
+
+// NewWithOptions is New with the process-wide parts of TLS (see Options).
+func NewWithOptions(cfg config.Listener, cur *Current, log *slog.Logger, opts Options) (*Server, error) {
 	lim := cfg.Limits
-	s := &Server{key: router.ListenerKey(&cfg), cfg: cfg, cur: cur, log: log, maxHdr: lim.MaxHeaderCount}
+	s := &Server{key: router.ListenerKey(&cfg), cfg: cfg, cur: cur, log: log, maxHdr: lim.MaxHeaderCount,
+		opts: opts, stop: make(chan struct{})}
 	inner, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listener %s: %w", cfg.Addr, err)
 	}
-	var tlsConf *tls.Config
-	if cfg.TLS != nil {
-		if tlsConf, err = loadTLS(cfg.TLS); err != nil {
-			inner.Close()
-			return nil, fmt.Errorf("listener %s: %w", cfg.Addr, err)
-		}
+	tlsConf, err := s.setupTLS(inner.Addr())
+	if err != nil {
+		inner.Close()
+		return nil, fmt.Errorf("listener %s: %w", cfg.Addr, err)
 	}
 	// HTTP/1.1, plain or over TLS, is served by Portico's own engine:
 	// strict and lean, with its own timeouts. HTTP/2 goes to net/http's
@@ -79,7 +89,6 @@ func New(cfg config.Listener, cur *Current, log *slog.Logger) (*Server, error) {
 	s.ln = inner
 	if tlsConf != nil {
 		protos.SetHTTP2(true)
-		tlsConf.NextProtos = []string{"h2", "http/1.1"}
 		s.tls = tlsConf
 		// HTTP/2 connections are net/http's; their writes get the
 		// progress-reset deadline from the guarded conn.
@@ -130,27 +139,13 @@ func headerBudget(limit int64) int {
 	return int(limit)
 }
 
-func loadTLS(c *config.TLS) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	for _, p := range c.Certs {
-		cert, err := tls.LoadX509KeyPair(p.Cert, p.Key)
-		if err != nil {
-			return nil, fmt.Errorf("tls: certificate %s: %w", p.Cert, err)
-		}
-		tc.Certificates = append(tc.Certificates, cert)
-	}
-	if len(tc.Certificates) == 0 {
-		return nil, errors.New("tls: no certificates")
-	}
-	return tc, nil
-}
-
 // Addr is the bound address (useful with port 0).
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Serve accepts until Shutdown. It returns nil after a clean shutdown.
 func (s *Server) Serve() error {
 	go s.srv.Serve(s.h2) // ends when Shutdown closes the handoff
+	s.startTLSWork()
 	var err error
 	if s.tls == nil {
 		err = s.h1.Serve(s.ln)
@@ -189,8 +184,12 @@ func (s *Server) handshake(c net.Conn) {
 		_ = c.Close()
 		return
 	}
-	if tc.ConnectionState().NegotiatedProtocol == "h2" {
+	switch tc.ConnectionState().NegotiatedProtocol {
+	case "h2":
 		s.h2.push(tc)
+		return
+	case acmeTLS1: // a CA validating TLS-ALPN-01: the handshake was all
+		_ = tc.Close()
 		return
 	}
 	s.h1.ServeConn(tc)
@@ -199,6 +198,7 @@ func (s *Server) handshake(c net.Conn) {
 // Shutdown stops accepting, lets in-flight requests finish until ctx
 // ends, then closes what is left.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopTLSWork()
 	if s.tls != nil {
 		_ = s.ln.Close() // the h1 engine does not own the TLS accept loop
 	}
@@ -217,6 +217,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // ServeHTTP applies the per-request guards and hands the request to the
 // current generation.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.beforeRoute(w, r) {
+		return
+	}
 	if r.ProtoMajor == 1 {
 		// The HTTP/1.1 engine enforced the limits and body deadlines.
 		s.cur.Load().Handler(s.key).ServeHTTP(w, r)

@@ -113,6 +113,9 @@ func newPool(u *config.Upstream) (*upstream.Pool, error) {
 	if h := u.Health; h != nil {
 		o.Health = &upstream.HealthOptions{Path: h.Path, Interval: h.Interval, Timeout: h.Timeout}
 	}
+	if t := u.TLS; t != nil {
+		o.TLS = &upstream.TLSOptions{CA: t.CA, ServerName: t.ServerName, Cert: t.Cert, Key: t.Key, InsecureSkipVerify: t.InsecureSkipVerify}
+	}
 	for _, b := range u.Backends {
 		o.Backends = append(o.Backends, upstream.BackendOptions{URL: b.URL, Weight: b.Weight})
 	}

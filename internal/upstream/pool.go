@@ -25,6 +25,7 @@ type PoolOptions struct {
 	MaxIdleConns     int            // per backend; default 64
 	IdleConnTimeout  time.Duration  // default 90s
 	Health           *HealthOptions // nil: no active checks
+	TLS              *TLSOptions    // for https:// backends; nil: verify with system roots
 }
 
 // BackendOptions is one backend address.
@@ -92,12 +93,12 @@ func NewPool(name string, o PoolOptions) (*Pool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("upstream %s: backend %q: %w", name, bo.URL, err)
 		}
-		if u.Scheme != "http" {
-			return nil, fmt.Errorf("upstream %s: backend %q: only http:// backends are supported in this release", name, bo.URL)
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return nil, fmt.Errorf("upstream %s: backend %q: only http:// and https:// backends are supported", name, bo.URL)
 		}
 		addr := u.Host
 		if u.Port() == "" {
-			addr = net.JoinHostPort(u.Hostname(), "80")
+			addr = net.JoinHostPort(u.Hostname(), defaultPort(u.Scheme))
 		}
 		w := bo.Weight
 		if w < 1 {
@@ -109,6 +110,12 @@ func NewPool(name string, o PoolOptions) (*Pool, error) {
 			weight:   w,
 			conns:    newConnPool(addr, dialer, o.MaxIdleConns, o.IdleConnTimeout),
 		})
+		if u.Scheme == "https" {
+			b := p.backends[len(p.backends)-1]
+			if b.conns.tls, err = clientTLS(o.TLS, u.Hostname()); err != nil {
+				return nil, fmt.Errorf("upstream %s: backend %q: %w", name, bo.URL, err)
+			}
+		}
 	}
 	p.order = smoothOrder(p.backends)
 	if o.H2C {
