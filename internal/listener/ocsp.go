@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ocsp"
@@ -23,6 +24,7 @@ type stapler struct {
 	log    *slog.Logger
 	now    func() time.Time
 	kickCh chan struct{}
+	mu     sync.Mutex
 }
 
 const (
@@ -68,10 +70,16 @@ func (st *stapler) run(stop <-chan struct{}) {
 
 // refresh fetches a response for each certificate with a responder.
 func (st *stapler) refresh(ctx context.Context) {
+	st.mu.Lock() // one refresh at a time: the loop and a kick may meet
+	defer st.mu.Unlock()
 	st.certs.mu.Lock()
 	files := append([]*fileCert(nil), st.certs.files...)
+	staples := make([][]byte, len(files))
+	for i, fc := range files {
+		staples[i] = fc.staple
+	}
 	st.certs.mu.Unlock()
-	for _, fc := range files {
+	for i, fc := range files {
 		leaf := fc.cert.Leaf
 		if len(leaf.OCSPServer) == 0 || len(fc.cert.Certificate) < 2 {
 			continue
@@ -84,7 +92,7 @@ func (st *stapler) refresh(ctx context.Context) {
 		if err != nil {
 			st.log.Warn("tls: ocsp stapling: keeping the last response", "listener", st.certs.listener,
 				"cert", fc.pair.Cert, "err", err.Error())
-			if fc.staple != nil && st.expired(fc.staple, leaf, issuer) {
+			if staples[i] != nil && st.expired(staples[i], leaf, issuer) {
 				st.certs.setStaple(fc, nil)
 			}
 			continue
