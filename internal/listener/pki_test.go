@@ -197,6 +197,15 @@ func echoBackend(t testing.TB) *httptest.Server {
 // serveListener starts a listener for l with one route to backend.
 func serveListener(t testing.TB, l config.Listener, opts Options, backend string, log io.Writer) *Server {
 	t.Helper()
+	s := newListener(t, l, opts, backend, log)
+	startServing(t, s)
+	return s
+}
+
+// newListener binds a listener for l with one route to backend; the
+// generation is retired at the end of the test.
+func newListener(t testing.TB, l config.Listener, opts Options, backend string, log io.Writer) *Server {
+	t.Helper()
 	if l.Addr == "" {
 		l.Addr = "127.0.0.1:0"
 	}
@@ -223,14 +232,18 @@ func serveListener(t testing.TB, l config.Listener, opts Options, backend string
 		gen.Retire()
 		t.Fatal(err)
 	}
+	t.Cleanup(gen.Retire)
+	return s
+}
+
+// startServing runs s until the end of the test.
+func startServing(t testing.TB, s *Server) {
 	done := make(chan struct{})
 	go func() { defer close(done); s.Serve() }()
 	t.Cleanup(func() {
 		s.Shutdown(context.Background())
 		<-done
-		gen.Retire()
 	})
-	return s
 }
 
 // handshake connects with conf and returns the certificate served.
