@@ -153,7 +153,7 @@ func (m *acmeManager) handles(hello *tls.ClientHelloInfo) bool {
 			return true
 		}
 		if rest, ok := strings.CutPrefix(d, "*."); ok {
-			if i := strings.IndexByte(name, '.'); i > 0 && name[i+1:] == rest {
+			if i := strings.IndexByte(name, '.'); i > 0 && hostLabel(name[:i]) && name[i+1:] == rest {
 				return true
 			}
 		}

@@ -293,10 +293,22 @@ func (t *sniTable) lookup(name string) []*tls.Certificate {
 	if cs := t.exact[name]; cs != nil {
 		return cs
 	}
-	if i := strings.IndexByte(name, '.'); i > 0 {
+	if i := strings.IndexByte(name, '.'); i > 0 && hostLabel(name[:i]) {
 		return t.wild[name[i+1:]]
 	}
 	return nil
+}
+
+// hostLabel reports whether s can be the label a wildcard stands for:
+// letters, digits, '-' and '_' (RFC 6125 §6.4.3 matches one whole label).
+func hostLabel(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // certFor picks the certificate for a handshake. Only the map lookups run

@@ -1,6 +1,7 @@
 package listener
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -40,7 +41,13 @@ func newH3Server(s *Server, addr net.Addr, tc *tls.Config) (*h3Server, error) {
 
 func (h *h3Server) serve() { _ = h.srv.Serve(h.conn) }
 
-func (h *h3Server) close() {
-	_ = h.srv.Close()
+// shutdown stops accepting, lets requests finish until ctx ends, then
+// closes what is left.
+func (h *h3Server) shutdown(ctx context.Context) error {
+	err := h.srv.Shutdown(ctx)
+	if err != nil {
+		_ = h.srv.Close()
+	}
 	_ = h.conn.Close()
+	return err
 }

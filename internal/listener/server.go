@@ -198,7 +198,7 @@ func (s *Server) handshake(c net.Conn) {
 // Shutdown stops accepting, lets in-flight requests finish until ctx
 // ends, then closes what is left.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.stopTLSWork()
+	h3err := s.stopTLSWork(ctx)
 	if s.tls != nil {
 		_ = s.ln.Close() // the h1 engine does not own the TLS accept loop
 	}
@@ -211,7 +211,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = s.srv.Close()
 		err = errors.Join(err, err2)
 	}
-	return err
+	return errors.Join(err, h3err)
 }
 
 // ServeHTTP applies the per-request guards and hands the request to the

@@ -1,6 +1,7 @@
 package listener
 
 import (
+	"context"
 	"crypto/tls"
 	"net"
 	"net/http"
@@ -122,7 +123,10 @@ func (s *Server) startTLSWork() {
 	}
 }
 
-func (s *Server) stopTLSWork() {
+// stopTLSWork ends the background work; HTTP/3 requests in flight get
+// until ctx ends, like h1 and h2 ones.
+func (s *Server) stopTLSWork(ctx context.Context) error {
+	var err error
 	s.stopOnce.Do(func() {
 		close(s.stop)
 		if s.acme != nil {
@@ -130,9 +134,10 @@ func (s *Server) stopTLSWork() {
 			s.acme.stopIfAny()
 		}
 		if s.h3 != nil {
-			s.h3.close()
+			err = s.h3.shutdown(ctx)
 		}
 	})
+	return err
 }
 
 // getCertificate serves a handshake: ACME names from certmagic, falling
