@@ -180,6 +180,12 @@ func (s *CertStore) Reload(pairs []config.CertPair) error {
 		}
 		next = append(next, fc)
 	}
+	if len(next) == 0 && len(s.files) > 0 {
+		// Every new file failed: serving nothing would take the listener
+		// down, so the old certificates stay until a good file arrives.
+		s.log.Error("tls: no new certificate loaded; keeping the old ones", "listener", s.listener)
+		return errors.Join(errs...)
+	}
 	s.files = next
 	s.rebuild()
 	return errors.Join(errs...)
