@@ -46,3 +46,13 @@ func sameRedirect(a, b *config.RedirectHTTPS) bool {
 	}
 	return a.Port == b.Port
 }
+
+// certificates lists the certificates of every listener, for the admin
+// API's GET /api/certificates.
+func (in *instance) certificates() []listener.CertInfo {
+	var out []listener.CertInfo
+	for _, s := range in.servers {
+		out = append(out, s.Certificates()...)
+	}
+	return out
+}

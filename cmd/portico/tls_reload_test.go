@@ -138,3 +138,21 @@ routes:
 		t.Errorf("Strict-Transport-Security: got %q", got)
 	}
 }
+
+func TestInstanceListsCertificatesOfEveryListener(t *testing.T) {
+	cert, key, _ := selfSigned(t)
+	inst, _, _ := testInstance(t, fmt.Sprintf(`listeners:
+  - {name: plain, addr: "127.0.0.1:0"}
+  - name: secure
+    addr: "127.0.0.1:0"
+    tls: {certs: [{cert: %q, key: %q}]}
+routes:
+  - match: /
+    respond: ok
+`, cert, key))
+	got := inst.certificates()
+	if len(got) != 1 || got[0].Listener != "secure" || got[0].File != cert || got[0].Source != "file" ||
+		len(got[0].Names) != 1 || got[0].Names[0] != "127.0.0.1" {
+		t.Errorf("got %+v", got)
+	}
+}

@@ -3,7 +3,6 @@ package listener
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -224,5 +223,3 @@ func (c *Challenges) serve(w http.ResponseWriter, r *http.Request) bool {
 }
 
 const acmeChallengePath = "/.well-known/acme-challenge/"
-
-var errACMENotReady = errors.New("tls: acme certificate not obtained yet")

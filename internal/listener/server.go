@@ -1,9 +1,11 @@
 // Package listener owns downstream connections: the sockets Portico
 // accepts on, their guards (per-IP connection limit, progress-reset write
-// deadlines), TLS handshakes, the servers (Portico's strict HTTP/1.1
-// engine in h1/, plain or over TLS; net/http for HTTP/2, over TLS or
-// h2c), graceful drain, and the atomic pointer to the current
-// configuration generation.
+// deadlines), TLS handshakes and everything they need (the certificate
+// store with its SNI index and file watch, ACME through certmagic, OCSP
+// stapling, session ticket rotation, client certificates), the servers
+// (Portico's strict HTTP/1.1 engine in h1/, plain or over TLS; net/http
+// for HTTP/2, over TLS or h2c; quic-go for HTTP/3), graceful drain, and
+// the atomic pointer to the current configuration generation.
 //
 // Connections belong to the listener, not to a generation: a reload swaps
 // the generation under them, so open keep-alive connections and hijacked
