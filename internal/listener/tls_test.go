@@ -4,10 +4,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptrace"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -431,5 +433,39 @@ func replaceFile(t *testing.T, src, dst string) {
 	t.Helper()
 	if err := os.Rename(src, dst); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestTLSSetupErrorsNameTheProblem(t *testing.T) {
+	ca := newTestCA(t)
+	c, k, _ := ca.issue(t, leafOpts{names: []string{"site.test"}})
+	empty := filepath.Join(t.TempDir(), "empty.pem")
+	os.WriteFile(empty, []byte("no pem here"), 0o600)
+	tests := []struct {
+		name string
+		tls  config.TLS
+		want string
+	}{
+		{"missing certificate file", config.TLS{Certs: []config.CertPair{{Cert: "/nonexistent/cert.pem", Key: k}}}, "/nonexistent/cert.pem"},
+		{"certificate and key that do not match", config.TLS{Certs: []config.CertPair{{Cert: c, Key: ca.keyFile}}}, "private key does not match"},
+		{"client_auth CA file missing", config.TLS{Certs: []config.CertPair{{Cert: c, Key: k}},
+			ClientAuth: &config.ClientAuth{Mode: "require", CA: "/nonexistent/ca.pem"}}, "client_auth"},
+		{"client_auth CA file without certificates", config.TLS{Certs: []config.CertPair{{Cert: c, Key: k}},
+			ClientAuth: &config.ClientAuth{Mode: "require", CA: empty}}, "no PEM certificates"},
+		{"acme ca_root without certificates", config.TLS{ACME: &config.ACME{Domains: []string{"a.test"},
+			CA: "https://127.0.0.1:1/dir", CARoot: empty, Storage: t.TempDir()}}, "ca_root"},
+	}
+	for _, tt := range tests {
+		l := config.Listener{Addr: "127.0.0.1:0", TLS: &tt.tls}
+		config.ApplyDefaults(&config.Config{Listeners: []config.Listener{l}})
+		s, err := New(l, &Current{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err == nil {
+			s.Shutdown(t.Context())
+			t.Errorf("%s: got no error", tt.name)
+			continue
+		}
+		if !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: got %q, want it to mention %q", tt.name, err, tt.want)
+		}
 	}
 }

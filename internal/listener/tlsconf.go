@@ -81,7 +81,9 @@ func SameTLSPolicy(a, b *config.TLS) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	if a.MinVersion != b.MinVersion {
+	// A listener started without file certificates has no store to load
+	// new ones into.
+	if a.MinVersion != b.MinVersion || (len(a.Certs) == 0) != (len(b.Certs) == 0) {
 		return false
 	}
 	if (a.ClientAuth == nil) != (b.ClientAuth == nil) || (a.ACME == nil) != (b.ACME == nil) {
