@@ -4,7 +4,7 @@ import "time"
 
 // ACME obtains and renews certificates automatically (RFC 8555).
 type ACME struct {
-	Email   string   // account contact; optional but recommended
+	Email   string   // account contact; required
 	Domains []string // names to obtain certificates for; at least one
 	// CA is the ACME directory URL; default Let's Encrypt production.
 	CA string

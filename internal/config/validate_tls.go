@@ -64,7 +64,10 @@ func (v *validator) acme(path string, a *ACME) {
 			v.errorf(indexPath(path+".domains", i), "%q is not a domain name", d)
 		}
 	}
-	if a.Email != "" && !strings.Contains(a.Email, "@") {
+	// Required: without one certmagic would ask for it on standard input.
+	if a.Email == "" {
+		v.errorf(path+".email", "required: the contact address of the ACME account")
+	} else if !strings.Contains(a.Email, "@") {
 		v.errorf(path+".email", "%q is not an email address", a.Email)
 	}
 	if a.CA != "" {

@@ -23,6 +23,13 @@ type pebble struct {
 	root *x509.CertPool // roots of the certificates pebble issues
 	// caRoot is the file with the root of pebble's own HTTPS certificate.
 	caRoot string
+	cmd    *exec.Cmd
+}
+
+// stop ends pebble early, as a CA going away.
+func (p *pebble) stop() {
+	p.cmd.Process.Kill()
+	p.cmd.Wait()
 }
 
 // startPebble runs pebble on loopback. It validates HTTP-01 on httpPort
@@ -71,7 +78,7 @@ func startPebble(t *testing.T, httpPort, tlsPort int) *pebble {
 	})
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool()}}}
 	defer client.CloseIdleConnections()
-	p := &pebble{dir: "https://127.0.0.1:" + strconv.Itoa(acmePort) + "/dir", caRoot: ca.file}
+	p := &pebble{dir: "https://127.0.0.1:" + strconv.Itoa(acmePort) + "/dir", caRoot: ca.file, cmd: cmd}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		resp, err := client.Get("https://127.0.0.1:" + strconv.Itoa(mgmtPort) + "/roots/0")
@@ -104,7 +111,10 @@ func TestACMEObtainsFromPebbleThenServesHTTPS(t *testing.T) {
 				}
 			})
 			backend := echoBackend(t).URL
-			serveListener(t, config.Listener{Addr: "127.0.0.1:" + strconv.Itoa(httpPort)}, opts, backend, &log)
+			// The plain listener redirects everything to https, except the
+			// CA's HTTP-01 validation requests.
+			serveListener(t, config.Listener{Addr: "127.0.0.1:" + strconv.Itoa(httpPort),
+				RedirectHTTPS: &config.RedirectHTTPS{Port: 443}}, opts, backend, &log)
 			l := config.Listener{Addr: "127.0.0.1:" + strconv.Itoa(tlsPort), TLS: &config.TLS{ACME: &config.ACME{
 				Email: "ops@example.com", Domains: []string{"localhost"}, CA: peb.dir, CARoot: peb.caRoot,
 				Storage: t.TempDir(), Challenges: []string{challenge},
@@ -161,7 +171,7 @@ func TestACMEUnreachableCAKeepsServingAndRetries(t *testing.T) {
 	dead := freePort(t) // nothing listens here
 	l := config.Listener{TLS: &config.TLS{
 		Certs: []config.CertPair{{Cert: c, Key: k}},
-		ACME: &config.ACME{Domains: []string{"localhost"}, CA: "https://127.0.0.1:" + strconv.Itoa(dead) + "/dir",
+		ACME: &config.ACME{Email: "ops@example.com", Domains: []string{"localhost"}, CA: "https://127.0.0.1:" + strconv.Itoa(dead) + "/dir",
 			Storage: t.TempDir(), Challenges: []string{"tls-alpn-01"}},
 	}}
 	var log logBuf
@@ -198,5 +208,35 @@ func TestACMEUnreachableCAKeepsServingAndRetries(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "could not obtain certificates") {
 		t.Errorf("the failure is not logged:\n%s", log.String())
+	}
+}
+
+func TestACMEStoredCertificateServedAfterRestartWhileCAIsDown(t *testing.T) {
+	tlsPort := freePort(t)
+	peb := startPebble(t, freePort(t), tlsPort)
+	storage := t.TempDir()
+	acme := &config.ACME{Email: "ops@example.com", Domains: []string{"localhost"}, CA: peb.dir, CARoot: peb.caRoot,
+		Storage: storage, Challenges: []string{"tls-alpn-01"}}
+	l := config.Listener{Addr: "127.0.0.1:" + strconv.Itoa(tlsPort), TLS: &config.TLS{ACME: acme}}
+	first := newListener(t, l, Options{}, echoBackend(t).URL, nil)
+	done := make(chan struct{})
+	go func() { defer close(done); first.Serve() }()
+	waitACME(t, first, 60*time.Second)
+	first.Shutdown(t.Context())
+	<-done
+
+	peb.stop()
+	var log logBuf
+	second := serveListener(t, l, Options{}, echoBackend(t).URL, &log)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := handshake(t, second.Addr().String(), &tls.Config{ServerName: "localhost", RootCAs: peb.root})
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stored certificate is not served with the CA down: %v\n%s", err, log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -84,6 +84,9 @@ type CertStore struct {
 // NewCertStore loads every pair. At start a broken file is an error: there
 // is no old certificate to keep.
 func NewCertStore(listener string, pairs []config.CertPair, log *slog.Logger) (*CertStore, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	s := &CertStore{listener: listener, log: log}
 	s.table.Store(&sniTable{})
 	for _, p := range pairs {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/portico-proxy/portico/internal/config"
@@ -194,7 +195,7 @@ func redirectToHTTPS(w http.ResponseWriter, r *http.Request, port string) {
 	host := r.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
-		if len(h) > 0 && h[0] != '[' && containsColon(h) {
+		if strings.IndexByte(h, ':') >= 0 { // IPv6: brackets again
 			host = "[" + h + "]"
 		}
 	}
@@ -208,15 +209,6 @@ func redirectToHTTPS(w http.ResponseWriter, r *http.Request, port string) {
 	}
 	w.Header().Set("Location", "https://"+host+port+uri)
 	w.WriteHeader(http.StatusPermanentRedirect)
-}
-
-func containsColon(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == ':' {
-			return true
-		}
-	}
-	return false
 }
 
 // ReloadTLS applies new certificate files to a running listener; other
