@@ -40,6 +40,9 @@ type fileCert struct {
 	cert   *tls.Certificate
 	stamp  fileStamp
 	staple []byte // current OCSP response, nil when none
+	// failed is the state of the files when they last failed to load, so
+	// the watch tries them again only after they change once more.
+	failed *fileStamp
 }
 
 // fileStamp is what a poll compares: a rewritten or replaced file changes
@@ -79,6 +82,9 @@ type CertStore struct {
 
 	mu    sync.Mutex // serialises loads
 	files []*fileCert
+	// onChange runs after new certificates were loaded (the stapler
+	// fetches their OCSP responses); nil: nothing to do.
+	onChange func()
 }
 
 // NewCertStore loads every pair. At start a broken file is an error: there
@@ -169,8 +175,10 @@ func (s *CertStore) Reload(pairs []config.CertPair) error {
 		if err != nil {
 			errs = append(errs, err)
 			if prev != nil {
-				// Keep serving the old certificate, and keep its old stamp
-				// too, so that the next poll tries the file again.
+				// Keep serving the old certificate; the watch retries
+				// when the files change again.
+				st, _ := stampOf(p)
+				prev.failed = &st
 				next = append(next, prev)
 				s.log.Error("tls: certificate reload failed; keeping the old certificate",
 					"listener", s.listener, "cert", p.Cert, "err", err.Error())
@@ -191,6 +199,9 @@ func (s *CertStore) Reload(pairs []config.CertPair) error {
 	}
 	s.files = next
 	s.rebuild()
+	if s.onChange != nil {
+		s.onChange()
+	}
 	return errors.Join(errs...)
 }
 
@@ -205,7 +216,8 @@ func (s *CertStore) Check() error {
 	changed := false
 	for i, fc := range s.files {
 		pairs[i] = fc.pair
-		if st, err := stampOf(fc.pair); err != nil || st != fc.stamp {
+		st, _ := stampOf(fc.pair) // a missing file is a change too
+		if st != fc.stamp && (fc.failed == nil || st != *fc.failed) {
 			changed = true
 		}
 	}

@@ -89,6 +89,9 @@ func TestCertReloadPicksUpChangedFileWithoutDroppingConnections(t *testing.T) {
 	if resp.TLS.PeerCertificates[0].SerialNumber.Cmp(leaf1.SerialNumber) != 0 {
 		t.Fatal("first request: not the first certificate")
 	}
+	if len(resp.TLS.PeerCertificates) != 2 {
+		t.Errorf("got a chain of %d certificates, want the leaf and its CA as in the file", len(resp.TLS.PeerCertificates))
+	}
 
 	c2, k2, leaf2 := ca.issue(t, leafOpts{names: []string{"site.test"}})
 	replaceFile(t, c2, c1)
@@ -132,6 +135,10 @@ func TestCertReloadBrokenFileKeepsOldAndReports(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "keeping the old certificate") {
 		t.Errorf("log does not report the failure:\n%s", log.String())
+	}
+	// The watch reports a broken file once, not on every poll.
+	if err := s.CertStore().Check(); err != nil {
+		t.Errorf("second poll of the unchanged broken file: got %v, want nothing new", err)
 	}
 	got, err := handshake(t, s.Addr().String(), &tls.Config{ServerName: "site.test", RootCAs: ca.pool()})
 	if err != nil {

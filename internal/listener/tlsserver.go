@@ -89,6 +89,9 @@ func (s *Server) setupTLS(addr net.Addr) (*tls.Config, error) {
 	}
 	s.tickets = newTicketKeys(tc, ticketKeep)
 	s.stapler = newStapler(s.certs, s.opts.OCSPClient, s.log)
+	if s.stapler != nil {
+		s.certs.onChange = s.stapler.kick
+	}
 	if s.cfg.HTTP3 {
 		if s.h3, err = newH3Server(s, addr, tc); err != nil {
 			s.acme.stopIfAny()
@@ -218,11 +221,7 @@ func (s *Server) ReloadTLS(t *config.TLS) error {
 	if s.certs == nil || t == nil {
 		return nil
 	}
-	err := s.certs.Reload(t.Certs)
-	if s.stapler != nil {
-		s.stapler.kick()
-	}
-	return err
+	return s.certs.Reload(t.Certs)
 }
 
 // Certificates describes every certificate the listener serves, for the
