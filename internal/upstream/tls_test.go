@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"io"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -149,4 +150,26 @@ func clientPair(t *testing.T, cn string) (certFile, keyFile string) {
 	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}), 0o600)
 	return certFile, keyFile
+}
+
+func TestHealthCheckSpeaksTLSToHTTPSBackends(t *testing.T) {
+	backend, caFile := tlsBackend(t, tls.NoClientCert)
+	for _, tt := range []struct {
+		name string
+		opts *TLSOptions
+		want bool
+	}{
+		{"verified with the CA file", &TLSOptions{CA: caFile}, true},
+		{"not verifiable", nil, false},
+	} {
+		p, err := NewPool("secure", PoolOptions{Backends: []BackendOptions{{URL: backend.URL}}, TLS: tt.opts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hc := &healthChecker{opts: HealthOptions{Path: "/", Timeout: 2 * time.Second}, dialer: &net.Dialer{}}
+		if got := hc.check(t.Context(), p.backends[0]); got != tt.want {
+			t.Errorf("%s: healthy %v, want %v", tt.name, got, tt.want)
+		}
+		p.Close()
+	}
 }
