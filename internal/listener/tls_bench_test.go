@@ -17,13 +17,20 @@ func BenchmarkGetCertificate(b *testing.B) {
 		c, k, _ := ca.issue(b, leafOpts{names: names})
 		pairs = append(pairs, config.CertPair{Cert: c, Key: k})
 	}
+	// One name with an ECDSA and an RSA pair: the client's hello decides.
+	for _, rsa := range []bool{true, false} {
+		c, k, _ := ca.issue(b, leafOpts{names: []string{"both.test"}, rsa: rsa})
+		pairs = append(pairs, config.CertPair{Cert: c, Key: k})
+	}
 	store, err := NewCertStore("bench", pairs, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, name := range []string{"a.example.com", "b.example.com", "unknown.test"} {
+	for _, name := range []string{"a.example.com", "b.example.com", "unknown.test", "both.test"} {
 		b.Run(name, func(b *testing.B) {
-			hello := &tls.ClientHelloInfo{ServerName: name}
+			hello := &tls.ClientHelloInfo{ServerName: name, SupportedVersions: []uint16{tls.VersionTLS13},
+				SignatureSchemes: []tls.SignatureScheme{tls.ECDSAWithP256AndSHA256, tls.PSSWithSHA256},
+				SupportedCurves:  []tls.CurveID{tls.X25519, tls.CurveP256}}
 			b.ReportAllocs()
 			for b.Loop() {
 				if store.certFor(hello) == nil {
