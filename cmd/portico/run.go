@@ -45,8 +45,12 @@ func cmdValidate(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := config.Load(path); err != nil {
+	cfg, err := config.Load(path)
+	if err != nil {
 		return err
+	}
+	for _, w := range listener.ExpiryWarnings(cfg, time.Now(), config.CertExpiryWarning) {
+		fmt.Fprintf(stdout, "%s: warning: %s\n", path, w)
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", path)
 	return nil
@@ -82,8 +86,9 @@ func start(cfg *config.Config, log *slog.Logger, load func() (*config.Config, er
 		return nil, err
 	}
 	in.cur.Swap(gen)
+	opts := tlsOptions(cfg)
 	for _, l := range cfg.Listeners {
-		s, err := listener.New(l, in.cur, log)
+		s, err := listener.NewWithOptions(l, in.cur, log, opts)
 		if err != nil {
 			in.closeListeners()
 			gen.Retire()
@@ -121,9 +126,10 @@ func (in *instance) closeListeners() {
 // address is read at start only.
 func (in *instance) startAdmin(addr string) error {
 	a, err := admin.New(addr, admin.Sources{
-		Generation: in.cur.Load,
-		Reload:     in.reload,
-		Status:     in.status,
+		Generation:   in.cur.Load,
+		Reload:       in.reload,
+		Status:       in.status,
+		Certificates: in.certificates,
 	}, in.log)
 	if err != nil {
 		return err
@@ -186,6 +192,7 @@ func (in *instance) reload() (err error) {
 		return fmt.Errorf("reload: config kept: %w", err)
 	}
 	in.cur.Swap(gen)
+	in.reloadCerts(cfg)
 	// Requests already running on the old generation finish on it; its
 	// pools close their connections as those requests return them.
 	old.Retire()
@@ -200,29 +207,12 @@ func listenersChanged(a, b *config.Config) string {
 	}
 	for i := range a.Listeners {
 		x, y := a.Listeners[i], b.Listeners[i]
-		if x.Addr != y.Addr || x.Name != y.Name || x.Limits != y.Limits || !sameCerts(x.TLS, y.TLS) {
+		if x.Addr != y.Addr || x.Name != y.Name || x.Limits != y.Limits || !listener.SameTLSPolicy(x.TLS, y.TLS) ||
+			x.HTTP3 != y.HTTP3 || !sameRedirect(x.RedirectHTTPS, y.RedirectHTTPS) {
 			return "listener " + x.Addr
 		}
 	}
 	return ""
-}
-
-// sameCerts reports whether two TLS settings name the same certificate
-// files. Certificates are loaded when a listener starts, so a change needs
-// a restart in this release.
-func sameCerts(a, b *config.TLS) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	if len(a.Certs) != len(b.Certs) {
-		return false
-	}
-	for i := range a.Certs {
-		if a.Certs[i].Cert != b.Certs[i].Cert || a.Certs[i].Key != b.Certs[i].Key {
-			return false
-		}
-	}
-	return true
 }
 
 func sameAdmin(a, b *config.Admin) bool {

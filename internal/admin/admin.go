@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portico-proxy/portico/internal/listener"
 	"github.com/portico-proxy/portico/internal/router"
 )
 
@@ -28,6 +29,8 @@ type Sources struct {
 	Reload func() error
 	// Status describes the process (version, start time, reloads).
 	Status func() Status
+	// Certificates lists the certificates of every TLS listener.
+	Certificates func() []listener.CertInfo
 }
 
 // Status is the answer of GET /api/status.
@@ -106,6 +109,11 @@ func Handler(src Sources) http.Handler {
 			writeJSON(w, http.StatusOK, routesOf(src.Generation()))
 		})
 		upstreamRoutes(mux, src.Generation)
+	}
+	if src.Certificates != nil {
+		mux.HandleFunc("GET /api/certificates", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, certificatesOf(src.Certificates(), time.Now()))
+		})
 	}
 	return guard(mux)
 }

@@ -54,29 +54,9 @@ func (l *Listener) decode(d *decoder, n ast.Node, path string) {
 		{"tls", func(n ast.Node, p string) { l.TLS = new(TLS); l.TLS.decode(d, n, p) }},
 		{"http3", func(n ast.Node, p string) { l.HTTP3 = d.boolean(n, p) }},
 		{"proxy_protocol", func(n ast.Node, p string) { l.ProxyProtocol = d.boolean(n, p) }},
+		{"redirect_https", func(n ast.Node, p string) { l.RedirectHTTPS = decodeRedirectHTTPS(d, n, p) }},
 		{"limits", func(n ast.Node, p string) { l.Limits.decode(d, n, p) }},
 		{"ip_filter", func(n ast.Node, p string) { l.IPFilter = d.unsupported(n, p) }},
-	})
-}
-
-func (t *TLS) decode(d *decoder, n ast.Node, path string) {
-	d.mapping(n, path, []field{
-		{"certs", func(n ast.Node, p string) {
-			d.list(n, p, func(n ast.Node, p string) {
-				var c CertPair
-				c.decode(d, n, p)
-				t.Certs = append(t.Certs, c)
-			})
-		}},
-		{"acme", func(n ast.Node, p string) { t.ACME = d.unsupported(n, p) }},
-	})
-}
-
-func (c *CertPair) decode(d *decoder, n ast.Node, path string) {
-	c.Pos = d.at(path)
-	d.mapping(n, path, []field{
-		{"cert", func(n ast.Node, p string) { c.Cert = d.str(n, p) }},
-		{"key", func(n ast.Node, p string) { c.Key = d.str(n, p) }},
 	})
 }
 
@@ -128,6 +108,7 @@ func (u *Upstream) decode(d *decoder, n ast.Node, path string) {
 		{"first_byte_timeout", func(n ast.Node, p string) { u.FirstByteTimeout = d.duration(n, p) }},
 		{"max_idle_conns", func(n ast.Node, p string) { u.MaxIdleConns = d.integer(n, p, 0) }},
 		{"idle_conn_timeout", func(n ast.Node, p string) { u.IdleConnTimeout = d.duration(n, p) }},
+		{"tls", func(n ast.Node, p string) { u.TLS = new(UpstreamTLS); u.TLS.decode(d, n, p) }},
 	}, u.PoolPolicy.fields(d)...))
 }
 

@@ -18,6 +18,7 @@ func (r *Route) decode(d *decoder, n ast.Node, path string) {
 		{"add_prefix", func(n ast.Node, p string) { r.AddPrefix = d.str(n, p) }},
 		{"host_header", func(n ast.Node, p string) { r.HostHeader = d.str(n, p) }},
 		{"headers", func(n ast.Node, p string) { r.Headers = new(Headers); r.Headers.decode(d, n, p) }},
+		{"hsts", func(n ast.Node, p string) { r.HSTS = decodeHSTS(d, n, p) }},
 		{"rate_limit", func(n ast.Node, p string) { r.RateLimit = d.unsupported(n, p) }},
 		{"cache", func(n ast.Node, p string) { r.Cache = d.unsupported(n, p) }},
 		{"compress", func(n ast.Node, p string) { r.Compress = d.unsupported(n, p) }},

@@ -79,6 +79,7 @@ func ApplyDefaults(c *Config) {
 	}
 	for i := range c.Listeners {
 		c.Listeners[i].Limits.applyDefaults()
+		c.Listeners[i].applyTLSDefaults()
 	}
 	for name, u := range c.Upstreams {
 		if u == nil {
@@ -99,6 +100,9 @@ func ApplyDefaults(c *Config) {
 		}
 		if r.Respond != nil && r.Respond.Status == 0 {
 			r.Respond.Status = DefaultRespondStatus
+		}
+		if r.HSTS != nil {
+			setDefault(&r.HSTS.MaxAge, DefaultHSTSMaxAge)
 		}
 		if r.ProxyUpstream != nil {
 			r.ProxyUpstream.applyDefaults()

@@ -21,6 +21,14 @@ var schemaKeys = []string{
 	"listeners[].limits.read_header_timeout", "listeners[].limits.idle_timeout",
 	"listeners[].limits.read_idle_timeout", "listeners[].limits.write_idle_timeout",
 	"listeners[].limits.max_concurrent_streams", "listeners[].ip_filter",
+	"listeners[].tls.acme.email", "listeners[].tls.acme.domains", "listeners[].tls.acme.ca",
+	"listeners[].tls.acme.ca_root", "listeners[].tls.acme.storage", "listeners[].tls.acme.challenges",
+	"listeners[].tls.min_version", "listeners[].tls.client_auth",
+	"listeners[].tls.client_auth.mode", "listeners[].tls.client_auth.ca", "listeners[].tls.client_auth.header",
+	"listeners[].redirect_https", "listeners[].redirect_https.port",
+	"upstreams.*.tls", "upstreams.*.tls.ca", "upstreams.*.tls.server_name", "upstreams.*.tls.cert",
+	"upstreams.*.tls.key", "upstreams.*.tls.insecure_skip_verify",
+	"routes[].hsts", "routes[].hsts.max_age", "routes[].hsts.include_subdomains", "routes[].hsts.preload",
 	"upstreams", "upstreams.*.backends", "upstreams.*.backends[].url",
 	"upstreams.*.backends[].weight", "upstreams.*.balance", "upstreams.*.hash_key",
 	"upstreams.*.health", "upstreams.*.health.path", "upstreams.*.health.interval",
@@ -58,7 +66,7 @@ var entryKeys = []string{
 	"routes[].match.headers.*", "routes[].respond.headers.*",
 	"routes[].headers.request.set.*", "routes[].headers.request.add.*", "routes[].headers.request.remove[]",
 	"routes[].headers.response.set.*", "routes[].headers.response.add.*", "routes[].headers.response.remove[]",
-	"trusted_proxies[]",
+	"trusted_proxies[]", "listeners[].tls.acme.domains[]", "listeners[].tls.acme.challenges[]",
 }
 
 func keyPattern(p string) *regexp.Regexp {

@@ -58,16 +58,23 @@ type Listener struct {
 	Pos  Pos
 
 	TLS           *TLS
-	HTTP3         bool // later release
+	HTTP3         bool // HTTP/3 over QUIC on the same port (UDP); needs TLS
 	ProxyProtocol bool // later release
+	// RedirectHTTPS makes a plain listener answer every request (except
+	// ACME HTTP-01 challenges) with a redirect to https; nil means off.
+	RedirectHTTPS *RedirectHTTPS
 	Limits        Limits
 	IPFilter      *Unsupported
 }
 
-// TLS holds the certificates of a TLS listener.
+// TLS holds the certificates and handshake policy of a TLS listener; its
+// parts are in types_tls.go.
 type TLS struct {
 	Certs []CertPair
-	ACME  *Unsupported // later release
+	ACME  *ACME // nil: no automatic certificates
+	// MinVersion is "1.2" (default) or "1.3".
+	MinVersion string
+	ClientAuth *ClientAuth // nil: no client certificates asked for
 }
 
 // CertPair is one certificate chain and its private key, both PEM files.
@@ -115,6 +122,8 @@ type Upstream struct {
 	FirstByteTimeout time.Duration // request sent to response head; default 60s
 	MaxIdleConns     int           // idle keep-alive connections per backend; default 64
 	IdleConnTimeout  time.Duration // default 90s
+
+	TLS *UpstreamTLS // settings for https:// backends; nil: defaults
 }
 
 // Backend is one address in a pool. In YAML a plain string is the URL.
@@ -159,6 +168,7 @@ type Route struct {
 	HostHeader string
 
 	Headers *Headers
+	HSTS    *HSTS // Strict-Transport-Security on TLS responses; nil: off
 
 	RateLimit *Unsupported // later release
 	Cache     *Unsupported // later release

@@ -105,9 +105,7 @@ func (v *validator) listeners() {
 		}
 		bound = v.listenAddr(p+".addr", l.Addr, i, bound)
 		v.tls(p+".tls", l.TLS)
-		if l.HTTP3 {
-			v.errorf(p+".http3", notYet)
-		}
+		v.listenerTLS(p, l)
 		if l.ProxyProtocol {
 			v.errorf(p+".proxy_protocol", notYet)
 		}
@@ -150,7 +148,7 @@ func (v *validator) tls(path string, t *TLS) {
 		return
 	}
 	if len(t.Certs) == 0 && t.ACME == nil {
-		v.errorf(path+".certs", "at least one certificate is required")
+		v.errorf(path+".certs", "at least one certificate (or acme) is required")
 	}
 	for j, cp := range t.Certs {
 		p := indexPath(path+".certs", j)
@@ -161,7 +159,7 @@ func (v *validator) tls(path string, t *TLS) {
 			v.errorf(p+".key", "required")
 		}
 	}
-	v.unsupported(path+".acme", t.ACME)
+	v.tlsPolicy(path, t)
 }
 
 func (v *validator) limits(path string, l *Limits) {

@@ -32,6 +32,7 @@ func (v *validator) routes() {
 			v.headerOps(p+".headers.request", &r.Headers.Request)
 			v.headerOps(p+".headers.response", &r.Headers.Response)
 		}
+		v.hsts(p+".hsts", r.HSTS)
 		v.unsupported(p+".static", r.Static)
 		v.unsupported(p+".aggregate", r.Aggregate)
 		v.unsupported(p+".rate_limit", r.RateLimit)

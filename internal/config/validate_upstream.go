@@ -70,6 +70,7 @@ func (v *validator) upstream(path string, u *Upstream) {
 	v.nonNegative(path+".first_byte_timeout", u.FirstByteTimeout)
 	v.nonNegative(path+".idle_conn_timeout", u.IdleConnTimeout)
 	v.health(path+".health", u.Health)
+	v.upstreamTLS(path, u)
 }
 
 func (v *validator) health(path string, h *Health) {

@@ -57,10 +57,8 @@ func checkURL(raw string) (string, string) {
 	switch {
 	case err != nil:
 		return "", fmt.Sprintf("%q is not a valid URL", raw)
-	case u.Scheme == "https":
-		return "", "https:// backends (TLS to upstreams) are not available in this release yet"
-	case u.Scheme != "http":
-		return "", fmt.Sprintf("scheme %q is not supported; use http", u.Scheme)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Sprintf("scheme %q is not supported; use http or https", u.Scheme)
 	case u.Opaque != "" || u.Host == "" || u.Hostname() == "":
 		return "", fmt.Sprintf("%q needs a host, such as http://127.0.0.1:8080", raw)
 	case u.User != nil:

@@ -1,9 +1,11 @@
 // Package listener owns downstream connections: the sockets Portico
 // accepts on, their guards (per-IP connection limit, progress-reset write
-// deadlines), TLS handshakes, the servers (Portico's strict HTTP/1.1
-// engine in h1/, plain or over TLS; net/http for HTTP/2, over TLS or
-// h2c), graceful drain, and the atomic pointer to the current
-// configuration generation.
+// deadlines), TLS handshakes and everything they need (the certificate
+// store with its SNI index and file watch, ACME through certmagic, OCSP
+// stapling, session ticket rotation, client certificates), the servers
+// (Portico's strict HTTP/1.1 engine in h1/, plain or over TLS; net/http
+// for HTTP/2, over TLS or h2c; quic-go for HTTP/3), graceful drain, and
+// the atomic pointer to the current configuration generation.
 //
 // Connections belong to the listener, not to a generation: a reload swaps
 // the generation under them, so open keep-alive connections and hijacked
@@ -20,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,23 +56,32 @@ type Server struct {
 	ln     net.Listener
 	log    *slog.Logger
 	maxHdr int
+
+	opts Options
+	tlsParts
+	stop     chan struct{} // ends the file watch, ticket rotation and stapling
+	stopOnce sync.Once
 }
 
 // New binds the listener's address at once, so a busy port is reported
 // at start, and prepares its server. Serve starts accepting.
 func New(cfg config.Listener, cur *Current, log *slog.Logger) (*Server, error) {
+	return NewWithOptions(cfg, cur, log, Options{})
+}
+
+// NewWithOptions is New with the process-wide parts of TLS (see Options).
+func NewWithOptions(cfg config.Listener, cur *Current, log *slog.Logger, opts Options) (*Server, error) {
 	lim := cfg.Limits
-	s := &Server{key: router.ListenerKey(&cfg), cfg: cfg, cur: cur, log: log, maxHdr: lim.MaxHeaderCount}
+	s := &Server{key: router.ListenerKey(&cfg), cfg: cfg, cur: cur, log: log, maxHdr: lim.MaxHeaderCount,
+		opts: opts, stop: make(chan struct{})}
 	inner, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listener %s: %w", cfg.Addr, err)
 	}
-	var tlsConf *tls.Config
-	if cfg.TLS != nil {
-		if tlsConf, err = loadTLS(cfg.TLS); err != nil {
-			inner.Close()
-			return nil, fmt.Errorf("listener %s: %w", cfg.Addr, err)
-		}
+	tlsConf, err := s.setupTLS(inner.Addr())
+	if err != nil {
+		inner.Close()
+		return nil, fmt.Errorf("listener %s: %w", cfg.Addr, err)
 	}
 	// HTTP/1.1, plain or over TLS, is served by Portico's own engine:
 	// strict and lean, with its own timeouts. HTTP/2 goes to net/http's
@@ -79,7 +91,6 @@ func New(cfg config.Listener, cur *Current, log *slog.Logger) (*Server, error) {
 	s.ln = inner
 	if tlsConf != nil {
 		protos.SetHTTP2(true)
-		tlsConf.NextProtos = []string{"h2", "http/1.1"}
 		s.tls = tlsConf
 		// HTTP/2 connections are net/http's; their writes get the
 		// progress-reset deadline from the guarded conn.
@@ -130,27 +141,13 @@ func headerBudget(limit int64) int {
 	return int(limit)
 }
 
-func loadTLS(c *config.TLS) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	for _, p := range c.Certs {
-		cert, err := tls.LoadX509KeyPair(p.Cert, p.Key)
-		if err != nil {
-			return nil, fmt.Errorf("tls: certificate %s: %w", p.Cert, err)
-		}
-		tc.Certificates = append(tc.Certificates, cert)
-	}
-	if len(tc.Certificates) == 0 {
-		return nil, errors.New("tls: no certificates")
-	}
-	return tc, nil
-}
-
 // Addr is the bound address (useful with port 0).
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Serve accepts until Shutdown. It returns nil after a clean shutdown.
 func (s *Server) Serve() error {
 	go s.srv.Serve(s.h2) // ends when Shutdown closes the handoff
+	s.startTLSWork()
 	var err error
 	if s.tls == nil {
 		err = s.h1.Serve(s.ln)
@@ -189,8 +186,12 @@ func (s *Server) handshake(c net.Conn) {
 		_ = c.Close()
 		return
 	}
-	if tc.ConnectionState().NegotiatedProtocol == "h2" {
+	switch tc.ConnectionState().NegotiatedProtocol {
+	case "h2":
 		s.h2.push(tc)
+		return
+	case acmeTLS1: // a CA validating TLS-ALPN-01: the handshake was all
+		_ = tc.Close()
 		return
 	}
 	s.h1.ServeConn(tc)
@@ -199,6 +200,7 @@ func (s *Server) handshake(c net.Conn) {
 // Shutdown stops accepting, lets in-flight requests finish until ctx
 // ends, then closes what is left.
 func (s *Server) Shutdown(ctx context.Context) error {
+	h3err := s.stopTLSWork(ctx)
 	if s.tls != nil {
 		_ = s.ln.Close() // the h1 engine does not own the TLS accept loop
 	}
@@ -211,12 +213,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = s.srv.Close()
 		err = errors.Join(err, err2)
 	}
-	return err
+	return errors.Join(err, h3err)
 }
 
 // ServeHTTP applies the per-request guards and hands the request to the
 // current generation.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.beforeRoute(w, r) {
+		return
+	}
 	if r.ProtoMajor == 1 {
 		// The HTTP/1.1 engine enforced the limits and body deadlines.
 		s.cur.Load().Handler(s.key).ServeHTTP(w, r)

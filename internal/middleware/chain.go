@@ -16,6 +16,8 @@ import (
 //
 //	ipfilter   cheapest rejection: a denied client costs one prefix lookup
 //	ratelimit  before any work is spent on a request that will be refused
+//	hsts       Strict-Transport-Security on TLS responses; outside headers so
+//	           a route's response edits can still remove or replace it
 //	headers    request edits must be done before cache keys and upstreams
 //	           see the request; response edits apply to every answer,
 //	           cached or not
@@ -39,6 +41,9 @@ func Route(terminal http.Handler, r *config.Route) (http.Handler, error) {
 		if h, err = Headers(r.Headers, h); err != nil {
 			return nil, err
 		}
+	}
+	if r.HSTS != nil {
+		h = HSTS(r.HSTS, h)
 	}
 	return h, nil
 }

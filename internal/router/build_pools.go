@@ -40,6 +40,10 @@ func newPool(u *config.Upstream, drains *upstream.DrainSet) (*upstream.Pool, err
 			o.Health.StatusMin, o.Health.StatusMax, _ = config.ParseStatusRange(h.Status)
 		}
 	}
+	if t := u.TLS; t != nil {
+		o.TLS = &upstream.TLSOptions{CA: t.CA, ServerName: t.ServerName, Cert: t.Cert, Key: t.Key,
+			InsecureSkipVerify: t.InsecureSkipVerify}
+	}
 	for _, b := range u.Backends {
 		o.Backends = append(o.Backends, upstream.BackendOptions{URL: b.URL, Weight: b.Weight})
 	}

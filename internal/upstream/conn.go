@@ -3,6 +3,7 @@ package upstream
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"os"
@@ -43,6 +44,7 @@ type connPool struct {
 	dialer      *net.Dialer
 	maxIdle     int
 	idleTimeout time.Duration
+	tls         *tls.Config // nil: plain http:// backend
 
 	mu     sync.Mutex
 	idle   []*conn
@@ -70,6 +72,9 @@ func (p *connPool) get(ctx context.Context) (*conn, error) {
 		return c, nil
 	}
 	nc, err := p.dialer.DialContext(ctx, "tcp", p.addr)
+	if err == nil && p.tls != nil {
+		nc, err = startTLS(ctx, nc, p.tls)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -110,6 +110,9 @@ func (hc *healthChecker) check(ctx context.Context, b *Backend) bool {
 	ctx, cancel := context.WithTimeout(ctx, hc.opts.Timeout)
 	defer cancel()
 	c, err := hc.dialer.DialContext(ctx, "tcp", b.addr)
+	if err == nil && b.conns.tls != nil {
+		c, err = startTLS(ctx, c, b.conns.tls)
+	}
 	if err != nil {
 		return false
 	}

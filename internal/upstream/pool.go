@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -56,6 +57,7 @@ type PoolOptions struct {
 	MaxIdleConns     int            // per backend; default 64
 	IdleConnTimeout  time.Duration  // default 90s
 	Health           *HealthOptions // nil: no active checks
+	TLS              *TLSOptions    // for https:// backends; nil: verify with system roots
 }
 
 // BackendOptions is one backend as written: http://host:port[/base], or
@@ -108,6 +110,8 @@ type entry struct {
 	basePath string
 	srv      bool
 	literal  bool // host is an IP address: nothing to resolve
+	https    bool
+	tls      *tls.Config // https:// only; verifies host (or tls.server_name)
 }
 
 // NewPool checks the options and builds a pool. It dials nothing yet;
@@ -129,6 +133,11 @@ func NewPool(name string, o PoolOptions) (*Pool, error) {
 		e, err := parseEntry(bo)
 		if err != nil {
 			return nil, fmt.Errorf("upstream %s: backend %q: %w", name, bo.URL, err)
+		}
+		if e.https {
+			if e.tls, err = clientTLS(o.TLS, e.host); err != nil {
+				return nil, fmt.Errorf("upstream %s: backend %q: %w", name, bo.URL, err)
+			}
 		}
 		p.entries = append(p.entries, e)
 		needsResolve = needsResolve || !e.literal
@@ -210,15 +219,16 @@ func parseEntry(bo BackendOptions) (entry, error) {
 	e := entry{url: bo.URL, weight: max(bo.Weight, 1), host: u.Hostname(), port: u.Port(),
 		basePath: strings.TrimSuffix(u.EscapedPath(), "/")}
 	switch u.Scheme {
-	case "http":
+	case "http", "https":
+		e.https = u.Scheme == "https"
 		if e.port == "" {
-			e.port = "80"
+			e.port = defaultPort(u.Scheme)
 		}
 		e.literal = net.ParseIP(e.host) != nil
 	case "srv+http":
 		e.srv = true
 	default:
-		return entry{}, fmt.Errorf("scheme %q: only http:// and srv+http:// backends are supported", u.Scheme)
+		return entry{}, fmt.Errorf("scheme %q: only http://, https:// and srv+http:// backends are supported", u.Scheme)
 	}
 	if e.host == "" {
 		return entry{}, fmt.Errorf("no host")
@@ -243,7 +253,9 @@ func (p *Pool) initialBackends() []*Backend {
 }
 
 func (p *Pool) newBackend(e *entry, addr string, weight int) *Backend {
-	b := newBackend(e.url, addr, e.basePath, weight, newConnPool(addr, p.dialer, p.maxIdle, p.idleTimeout))
+	conns := newConnPool(addr, p.dialer, p.maxIdle, p.idleTimeout)
+	conns.tls = e.tls
+	b := newBackend(e.url, addr, e.basePath, weight, conns)
 	if p.drains.has(p.name, e.url) {
 		b.draining.Store(true)
 	}
