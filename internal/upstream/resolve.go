@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -91,12 +92,22 @@ func (r *resolver) lookupNow(e *entry) []*Backend {
 	return out
 }
 
+// targetAddrs resolves one SRV target; an IP address is its own answer.
+func (r *resolver) targetAddrs(ctx context.Context, host string) ([]string, error) {
+	if net.ParseIP(host) != nil {
+		return []string{host}, nil
+	}
+	return r.dns.LookupHost(ctx, host)
+}
+
 // lookup resolves one entry to its addresses, sorted for comparison.
 func (r *resolver) lookup(ctx context.Context, e *entry) ([]target, error) {
 	var ts []target
 	if e.srv {
 		_, srvs, err := r.dns.LookupSRV(ctx, "", "", e.host)
-		if err != nil {
+		// Go's resolver drops malformed records and still returns the
+		// good ones with an error; those are worth serving.
+		if err != nil && len(srvs) == 0 {
 			return nil, err
 		}
 		for _, s := range srvs {
@@ -104,8 +115,19 @@ func (r *resolver) lookup(ctx context.Context, e *entry) ([]target, error) {
 			if s.Weight > 0 {
 				w = int(s.Weight)
 			}
-			host := strings.TrimSuffix(s.Target, ".")
-			ts = append(ts, target{addr: net.JoinHostPort(host, strconv.Itoa(int(s.Port))), weight: w})
+			// Targets are resolved here, with the same resolver, so a
+			// pool's set always holds addresses and a target that moves
+			// is noticed at the next round like an A record.
+			hosts, err := r.targetAddrs(ctx, strings.TrimSuffix(s.Target, "."))
+			if err != nil {
+				continue
+			}
+			for _, h := range hosts {
+				ts = append(ts, target{addr: net.JoinHostPort(h, strconv.Itoa(int(s.Port))), weight: w})
+			}
+		}
+		if len(ts) == 0 && len(srvs) > 0 {
+			return nil, fmt.Errorf("srv %s: no target resolved", e.host)
 		}
 	} else {
 		addrs, err := r.dns.LookupHost(ctx, e.host)
