@@ -3,13 +3,15 @@ module github.com/portico-proxy/portico
 go 1.26.0
 
 require (
+	github.com/andybalholm/brotli v1.3.0
 	github.com/coder/websocket v1.8.15
 	github.com/goccy/go-yaml v1.19.2
+	github.com/klauspost/compress v1.20.4
+	golang.org/x/net v0.62.0
 	google.golang.org/grpc v1.85.0
 )
 
 require (
-	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect

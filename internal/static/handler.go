@@ -1,0 +1,256 @@
+// Package static owns the static terminal: it serves files from one root
+// directory with correct HTTP (types, validators, conditionals, ranges,
+// HEAD), index files, optional listings, a SPA fallback and precompressed
+// sidecars, and hands file bodies to the writer's ReadFrom so plain
+// HTTP/1.1 sends them with sendfile.
+//
+// It must not compress on the fly (middleware/compress does), pick routes
+// or read config files; it trusts the config it is given to be validated.
+package static
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/httpsyntax"
+)
+
+// Handler serves one route's files. Build it with New. It holds the root
+// directory open; Close releases it, and so does the garbage collector
+// once the handler is unreachable, so a retiring generation need not
+// close it under requests still running on it.
+type Handler struct {
+	root     *os.Root // nil with AllowSymlinks: then rootPath and os.Open
+	rootPath string
+	index    []string
+	browse   bool
+	spa      string // relative to the root, "" for none
+	precomp  bool
+	dotfiles bool
+	rules    []cacheRule
+}
+
+type cacheRule struct {
+	prefix, suffix string // one of them, or both empty for "*"
+	value          []string
+}
+
+// sidecars are tried in this order when the client accepts several with
+// the same weight: the smallest first.
+var sidecars = []struct {
+	coding httpsyntax.Coding
+	ext    string
+	enc    []string
+}{
+	{httpsyntax.Zstd, ".zst", []string{"zstd"}},
+	{httpsyntax.Brotli, ".br", []string{"br"}},
+	{httpsyntax.Gzip, ".gz", []string{"gzip"}},
+}
+
+// Shared header values: one slice for every response, no allocation.
+var (
+	acceptRanges = []string{"bytes"}
+	varyAE       = []string{"Accept-Encoding"}
+	allowGetHead = []string{"GET, HEAD"}
+)
+
+// New opens the root. A root that is missing or not a directory is an
+// error, so a typo fails the build instead of serving 404s.
+func New(cfg *config.Static) (*Handler, error) {
+	fi, err := os.Stat(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("static: root: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("static: root %q is not a directory", cfg.Root)
+	}
+	h := &Handler{
+		index:    cfg.Index,
+		browse:   cfg.Browse,
+		spa:      strings.TrimPrefix(cfg.SPAFallback, "/"),
+		precomp:  cfg.Precompressed,
+		dotfiles: cfg.Dotfiles,
+	}
+	if len(h.index) == 0 {
+		h.index = []string{config.DefaultStaticIndex}
+	}
+	if h.rootPath, err = filepath.Abs(cfg.Root); err != nil {
+		return nil, fmt.Errorf("static: root: %w", err)
+	}
+	if !cfg.AllowSymlinks {
+		// os.Root resolves every path beneath the directory and refuses
+		// symbolic links (and "..") that would leave it.
+		if h.root, err = os.OpenRoot(cfg.Root); err != nil {
+			return nil, fmt.Errorf("static: root: %w", err)
+		}
+	}
+	for _, r := range cfg.CacheControl {
+		rule := cacheRule{value: []string{r.Value}}
+		switch {
+		case r.Pattern == "*":
+		case strings.HasPrefix(r.Pattern, "*."):
+			rule.suffix = r.Pattern[1:]
+		default:
+			rule.prefix = r.Pattern
+		}
+		h.rules = append(h.rules, rule)
+	}
+	return h, nil
+}
+
+// Close releases the root directory.
+func (h *Handler) Close() error {
+	if h.root != nil {
+		return h.root.Close()
+	}
+	return nil
+}
+
+func (h *Handler) open(rel string) (*os.File, error) {
+	if rel == "" {
+		rel = "."
+	}
+	if h.root != nil {
+		return h.root.Open(rel)
+	}
+	return os.Open(h.rootPath + "/" + rel)
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header()["Allow"] = allowGetHead
+		writeStatus(w, http.StatusMethodNotAllowed)
+		return
+	}
+	rel, dirSlash, v := cleanPath(r.URL.Path, h.dotfiles)
+	switch v {
+	case pathBad:
+		writeStatus(w, http.StatusBadRequest)
+		return
+	case pathHidden:
+		writeStatus(w, http.StatusNotFound)
+		return
+	}
+	f, fi, err := h.openStat(rel)
+	if err == nil && fi.IsDir() {
+		f, fi, err = h.directory(w, r, f, rel, dirSlash)
+		if f == nil && err == nil {
+			return // answered: a redirect or a listing
+		}
+	} else if err == nil && dirSlash {
+		f.Close()
+		err = fs.ErrNotExist // "/file.txt/" names no directory
+	}
+	if err != nil {
+		if h.spa == "" || !errors.Is(err, fs.ErrNotExist) {
+			writeStatus(w, statusOf(err))
+			return
+		}
+		if f, fi, err = h.openStat(h.spa); err != nil || fi.IsDir() {
+			closeFile(f)
+			writeStatus(w, http.StatusNotFound)
+			return
+		}
+		rel = h.spa
+	}
+	defer f.Close()
+	h.serveFile(w, r, f, fi, rel)
+}
+
+func closeFile(f *os.File) {
+	if f != nil {
+		f.Close()
+	}
+}
+
+func (h *Handler) openStat(rel string) (*os.File, fs.FileInfo, error) {
+	f, err := h.open(rel)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
+
+// directory answers a request for a directory: a redirect to the slashed
+// URL, an index file (returned open), or a listing. It closes dir.
+func (h *Handler) directory(w http.ResponseWriter, r *http.Request, dir *os.File, rel string, dirSlash bool) (*os.File, fs.FileInfo, error) {
+	if !dirSlash && rel != "" {
+		dir.Close()
+		// Relative links in an index page resolve against the slashed URL.
+		target := r.URL.Path + "/"
+		if r.URL.RawQuery != "" {
+			target += "?" + r.URL.RawQuery
+		}
+		w.Header().Set("Location", target)
+		writeStatus(w, http.StatusMovedPermanently)
+		return nil, nil, nil
+	}
+	for _, name := range h.index {
+		p := name
+		if rel != "" {
+			p = rel + "/" + name
+		}
+		if f, fi, err := h.openStat(p); err == nil {
+			if !fi.IsDir() {
+				dir.Close()
+				return f, fi, nil
+			}
+			f.Close()
+		}
+	}
+	if !h.browse {
+		dir.Close()
+		return nil, nil, fs.ErrNotExist
+	}
+	defer dir.Close()
+	h.listing(w, r, dir)
+	return nil, nil, nil
+}
+
+// statusOf maps an open error to a status without saying more.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return http.StatusNotFound
+	case errors.Is(err, fs.ErrPermission):
+		return http.StatusForbidden
+	}
+	// Anything else, such as os.Root refusing a symbolic link that leads
+	// out of the root, is for the client a file that does not exist.
+	return http.StatusNotFound
+}
+
+// writeStatus answers with a short neutral body.
+func writeStatus(w http.ResponseWriter, code int) {
+	hd := w.Header()
+	text := http.StatusText(code)
+	hd["Content-Type"] = textPlain
+	hd["X-Content-Type-Options"] = nosniff
+	hd["Content-Length"] = []string{strconv.Itoa(len(text) + 1)}
+	w.WriteHeader(code)
+	io.WriteString(w, text+"\n")
+}
+
+var (
+	textPlain = []string{"text/plain; charset=utf-8"}
+	nosniff   = []string{"nosniff"}
+)
+
+// modTime is the file's time as HTTP dates carry it: whole seconds.
+func modTime(fi fs.FileInfo) time.Time {
+	return fi.ModTime().Truncate(time.Second)
+}

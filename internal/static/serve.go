@@ -1,0 +1,311 @@
+package static
+
+import (
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/portico-proxy/portico/internal/httpsyntax"
+)
+
+// serveFile answers with f (or a precompressed sidecar of it): validators,
+// conditionals, ranges, then the body through the writer's ReadFrom.
+func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, f *os.File, fi fs.FileInfo, rel string) {
+	hd := w.Header()
+	ct := contentType(rel)
+	coding := httpsyntax.Identity
+	if h.precomp && compressible(ct[0]) {
+		addVary(hd)
+		if sf, sfi, c := h.sidecar(r, rel); sf != nil {
+			defer sf.Close()
+			f, fi, coding = sf, sfi, c
+			hd["Content-Encoding"] = sidecars[sidecarIndex(c)].enc
+		}
+	}
+	etag := makeETag(fi, coding)
+	lm := modTime(fi)
+	hd["Content-Type"] = ct
+	hd["Accept-Ranges"] = acceptRanges
+	hd["Etag"] = []string{etag}
+	hd["Last-Modified"] = []string{lm.UTC().Format(http.TimeFormat)}
+	if cc := h.cacheControl(r.URL.Path); cc != nil {
+		hd["Cache-Control"] = cc
+	}
+	switch evalConditions(r, etag, lm) {
+	case condFailed:
+		delete(hd, "Content-Type")
+		writeStatus(w, http.StatusPreconditionFailed)
+		return
+	case condNotModified:
+		delete(hd, "Content-Type")
+		delete(hd, "Content-Encoding")
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	size := fi.Size()
+	if rh := r.Header["Range"]; len(rh) == 1 && ifRangeHolds(r, etag, lm) {
+		ranges, ok := parseRange(rh[0], size)
+		switch {
+		case ok && len(ranges) == 0:
+			delete(hd, "Content-Type")
+			hd["Content-Range"] = []string{"bytes */" + strconv.FormatInt(size, 10)}
+			writeStatus(w, http.StatusRequestedRangeNotSatisfiable)
+			return
+		case ok && len(ranges) == 1:
+			serveRange(w, r, f, size, ranges[0])
+			return
+		case ok:
+			serveMultipart(w, r, f, ct[0], size, ranges)
+			return
+		}
+	}
+	hd["Content-Length"] = []string{strconv.FormatInt(size, 10)}
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		sendBody(w, f)
+	}
+}
+
+func sidecarIndex(c httpsyntax.Coding) int {
+	for i, s := range sidecars {
+		if s.coding == c {
+			return i
+		}
+	}
+	return 0
+}
+
+// addVary adds Accept-Encoding to Vary: the answer depends on it.
+func addVary(hd http.Header) {
+	v := hd["Vary"]
+	if len(v) == 0 {
+		hd["Vary"] = varyAE
+		return
+	}
+	for _, x := range v {
+		if x == "Accept-Encoding" {
+			return
+		}
+	}
+	hd["Vary"] = append(v[:len(v):len(v)], "Accept-Encoding")
+}
+
+// sidecar opens the precompressed file the client weighs highest, if one
+// exists: FILE.zst, FILE.br or FILE.gz.
+func (h *Handler) sidecar(r *http.Request, rel string) (*os.File, fs.FileInfo, httpsyntax.Coding) {
+	ae := r.Header["Accept-Encoding"]
+	if len(ae) == 0 {
+		return nil, nil, httpsyntax.Identity
+	}
+	a := httpsyntax.ParseAcceptEncoding(ae)
+	// At most three candidates: try them by weight, the sidecar order on
+	// a tie.
+	var tried [3]bool // one per sidecar
+	for range sidecars {
+		best, bestQ := -1, 0
+		for i, s := range sidecars {
+			if q := a.Q(s.coding); !tried[i] && q > bestQ {
+				best, bestQ = i, q
+			}
+		}
+		if best < 0 {
+			break
+		}
+		tried[best] = true
+		f, fi, err := h.openStat(rel + sidecars[best].ext)
+		if err == nil && fi.Mode().IsRegular() {
+			return f, fi, sidecars[best].coding
+		}
+		closeFile(f)
+	}
+	return nil, nil, httpsyntax.Identity
+}
+
+// makeETag is a strong validator from the modification time and size,
+// with the coding for a sidecar so each representation has its own.
+func makeETag(fi fs.FileInfo, c httpsyntax.Coding) string {
+	var b [64]byte
+	e := append(b[:0], '"')
+	e = strconv.AppendInt(e, fi.ModTime().UnixNano(), 16)
+	e = append(e, '-')
+	e = strconv.AppendInt(e, fi.Size(), 16)
+	if c != httpsyntax.Identity {
+		e = append(e, '-')
+		e = append(e, c.Token()...)
+	}
+	e = append(e, '"')
+	return string(e)
+}
+
+func (h *Handler) cacheControl(urlPath string) []string {
+	for i := range h.rules {
+		r := &h.rules[i]
+		switch {
+		case r.prefix != "":
+			if hasPathPrefix(urlPath, r.prefix) {
+				return r.value
+			}
+		case r.suffix != "":
+			if len(urlPath) >= len(r.suffix) && urlPath[len(urlPath)-len(r.suffix):] == r.suffix {
+				return r.value
+			}
+		default:
+			return r.value
+		}
+	}
+	return nil
+}
+
+func hasPathPrefix(p, prefix string) bool {
+	if len(p) < len(prefix) || p[:len(prefix)] != prefix {
+		return false
+	}
+	return prefix[len(prefix)-1] == '/' || len(p) == len(prefix) || p[len(prefix)] == '/'
+}
+
+func serveRange(w http.ResponseWriter, r *http.Request, f *os.File, size int64, br byteRange) {
+	hd := w.Header()
+	hd["Content-Range"] = []string{contentRange(br, size)}
+	hd["Content-Length"] = []string{strconv.FormatInt(br.length, 10)}
+	w.WriteHeader(http.StatusPartialContent)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if _, err := f.Seek(br.start, io.SeekStart); err != nil {
+		return
+	}
+	sendBody(w, &io.LimitedReader{R: f, N: br.length})
+}
+
+func contentRange(br byteRange, size int64) string {
+	var b [64]byte
+	e := append(b[:0], "bytes "...)
+	e = strconv.AppendInt(e, br.start, 10)
+	e = append(e, '-')
+	e = strconv.AppendInt(e, br.start+br.length-1, 10)
+	e = append(e, '/')
+	e = strconv.AppendInt(e, size, 10)
+	return string(e)
+}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// sendBody writes src through the writer's ReadFrom when it has one: on
+// Portico's HTTP/1.1 engine over plain TCP that is sendfile. A write error
+// means the client went away; the response cannot be repaired then.
+func sendBody(w http.ResponseWriter, src io.Reader) {
+	if rf, ok := w.(io.ReaderFrom); ok {
+		_, _ = rf.ReadFrom(src)
+		return
+	}
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// condition is the outcome of the request's preconditions.
+type condition uint8
+
+const (
+	condNone condition = iota
+	condNotModified
+	condFailed
+)
+
+// evalConditions applies RFC 9110 13.2.2 in its order: If-Match, else
+// If-Unmodified-Since; then If-None-Match, else If-Modified-Since.
+func evalConditions(r *http.Request, etag string, lm time.Time) condition {
+	if im := r.Header["If-Match"]; len(im) > 0 {
+		if !matchETags(im, etag, true) {
+			return condFailed
+		}
+	} else if ius := r.Header["If-Unmodified-Since"]; len(ius) > 0 {
+		if t, err := http.ParseTime(ius[0]); err == nil && lm.After(t) {
+			return condFailed
+		}
+	}
+	if inm := r.Header["If-None-Match"]; len(inm) > 0 {
+		if matchETags(inm, etag, false) {
+			return condNotModified
+		}
+	} else if ims := r.Header["If-Modified-Since"]; len(ims) > 0 {
+		if t, err := http.ParseTime(ims[0]); err == nil && !lm.After(t) {
+			return condNotModified
+		}
+	}
+	return condNone
+}
+
+// ifRangeHolds reports whether a Range may be honoured: no If-Range, or
+// one that names the current representation by its strong ETag or its
+// exact Last-Modified date (RFC 9110 13.1.5).
+func ifRangeHolds(r *http.Request, etag string, lm time.Time) bool {
+	ir := r.Header["If-Range"]
+	if len(ir) == 0 {
+		return true
+	}
+	v := httpsyntax.TrimOWS(ir[0])
+	switch {
+	case len(v) > 0 && v[0] == '"':
+		return v == etag
+	case len(v) > 1 && v[0] == 'W' && v[1] == '/':
+		return false // a weak tag never validates a range
+	}
+	t, err := http.ParseTime(v)
+	return err == nil && t.Equal(lm)
+}
+
+// matchETags reports whether a field of entity tags ("*" or a list)
+// matches etag: strong comparison needs both to be strong, weak ignores
+// the W/ prefix. A malformed list matches nothing.
+func matchETags(lines []string, etag string, strong bool) bool {
+	for _, line := range lines {
+		for {
+			line = httpsyntax.TrimOWS(line)
+			for len(line) > 0 && line[0] == ',' {
+				line = httpsyntax.TrimOWS(line[1:])
+			}
+			if line == "" {
+				break
+			}
+			if line[0] == '*' {
+				return true
+			}
+			weak := false
+			if len(line) > 2 && line[0] == 'W' && line[1] == '/' {
+				weak, line = true, line[2:]
+			}
+			if line[0] != '"' {
+				return false
+			}
+			end := 1
+			for end < len(line) && line[end] != '"' {
+				end++
+			}
+			if end == len(line) {
+				return false
+			}
+			tag := line[:end+1]
+			line = line[end+1:]
+			if tag == etag && !(strong && weak) {
+				return true
+			}
+		}
+	}
+	return false
+}
