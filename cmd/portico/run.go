@@ -25,11 +25,11 @@ func cmdRun(args []string, stderr io.Writer) error {
 	sigs := catchSignals()
 	defer signal.Stop(sigs)
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	cfg, err := config.Load(path)
+	cfg, err := loadConfig(path)
 	if err != nil {
 		return err
 	}
-	inst, err := start(cfg, log, func() (*config.Config, error) { return config.Load(path) }, os.Stdout)
+	inst, err := start(cfg, log, func() (*config.Config, error) { return loadConfig(path) }, os.Stdout)
 	if err != nil {
 		return err
 	}
@@ -41,7 +41,7 @@ func cmdValidate(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := config.Load(path); err != nil {
+	if _, err := loadConfig(path); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", path)

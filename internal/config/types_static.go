@@ -57,8 +57,8 @@ type Compress struct {
 	Pos    Pos
 }
 
-// CompressLevels are the encoder levels: gzip 1-9 (default 1), br 0-11
-// (default 3), zstd 1-4 (default 1: fastest, 2: default, 3: better, 4: best).
+// CompressLevels are the encoder levels: gzip 1-9 (default 1), br 1-11
+// (default 1), zstd 1-4 (default 1: fastest, 2: default, 3: better, 4: best).
 type CompressLevels struct {
 	Gzip   int
 	Brotli int

@@ -67,7 +67,7 @@ func (v *validator) compress(path string, c *Compress) {
 		}
 	}
 	v.level(path+".levels.gzip", c.Levels.Gzip, 1, 9)
-	v.level(path+".levels.br", c.Levels.Brotli, 0, 11)
+	v.level(path+".levels.br", c.Levels.Brotli, 1, 11)
 	v.level(path+".levels.zstd", c.Levels.Zstd, 1, 4)
 }
 
