@@ -8,7 +8,7 @@ const (
 	// defaults favour throughput; nginx ships gzip level 1 for the same
 	// reason.
 	DefaultGzipLevel   = 1
-	DefaultBrotliLevel = 1
+	DefaultBrotliLevel = 3
 	DefaultZstdLevel   = 1
 )
 

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 
@@ -103,7 +102,7 @@ func parseDigits(s string) (int64, bool) {
 // serveMultipart answers several ranges as multipart/byteranges (RFC 9110
 // 14.6), with an exact Content-Length; each part's bytes go through
 // sendBody, so they are sendfile too.
-func serveMultipart(w http.ResponseWriter, r *http.Request, f *os.File, ct string, size int64, ranges []byteRange) {
+func serveMultipart(w http.ResponseWriter, r *http.Request, f statted, ct string, size int64, ranges []byteRange) {
 	var rnd [12]byte
 	_, _ = rand.Read(rnd[:])
 	boundary := hex.EncodeToString(rnd[:])

@@ -56,19 +56,31 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, f *os.File, 
 			writeStatus(w, http.StatusRequestedRangeNotSatisfiable)
 			return
 		case ok && len(ranges) == 1:
-			serveRange(w, r, f, size, ranges[0])
+			serveRange(w, r, statted{f, fi}, size, ranges[0])
 			return
 		case ok:
-			serveMultipart(w, r, f, ct[0], size, ranges)
+			serveMultipart(w, r, statted{f, fi}, ct[0], size, ranges)
 			return
 		}
 	}
 	hd["Content-Length"] = []string{strconv.FormatInt(size, 10)}
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		sendBody(w, f)
+		sendBody(w, &io.LimitedReader{R: statted{f, fi}, N: size})
 	}
 }
+
+// statted is an open file whose Stat answers from the FileInfo already
+// read: the engine checks for a regular file before it uses sendfile,
+// and that check then costs no second fstat. Sending it inside an
+// io.LimitedReader of the file's size also tells the engine where the
+// body ends, so it does not read once more to look for extra bytes.
+type statted struct {
+	*os.File
+	fi fs.FileInfo
+}
+
+func (s statted) Stat() (fs.FileInfo, error) { return s.fi, nil }
 
 func sidecarIndex(c httpsyntax.Coding) int {
 	for i, s := range sidecars {
@@ -167,7 +179,7 @@ func hasPathPrefix(p, prefix string) bool {
 	return prefix[len(prefix)-1] == '/' || len(p) == len(prefix) || p[len(prefix)] == '/'
 }
 
-func serveRange(w http.ResponseWriter, r *http.Request, f *os.File, size int64, br byteRange) {
+func serveRange(w http.ResponseWriter, r *http.Request, f statted, size int64, br byteRange) {
 	hd := w.Header()
 	hd["Content-Range"] = []string{contentRange(br, size)}
 	hd["Content-Length"] = []string{strconv.FormatInt(br.length, 10)}
