@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/portico-proxy/portico/internal/config"
@@ -29,7 +30,11 @@ import (
 // once the handler is unreachable, so a retiring generation need not
 // close it under requests still running on it.
 type Handler struct {
-	root     *os.Root // nil with AllowSymlinks: then rootPath and os.Open
+	// root is the open root directory; nil with AllowSymlinks, which
+	// opens rootPath + name instead.
+	root     atomic.Pointer[openRoot]
+	checked  atomic.Int64 // unix nanoseconds of the last look at rootPath
+	now      func() time.Time
 	rootPath string
 	index    []string
 	browse   bool
@@ -86,12 +91,14 @@ func New(cfg *config.Static) (*Handler, error) {
 	if h.rootPath, err = filepath.Abs(cfg.Root); err != nil {
 		return nil, fmt.Errorf("static: root: %w", err)
 	}
+	h.now = time.Now
 	if !cfg.AllowSymlinks {
-		// os.Root resolves every path beneath the directory and refuses
-		// symbolic links (and "..") that would leave it.
-		if h.root, err = os.OpenRoot(cfg.Root); err != nil {
+		r, err := openRootAt(h.rootPath)
+		if err != nil {
 			return nil, fmt.Errorf("static: root: %w", err)
 		}
+		h.root.Store(r)
+		h.checked.Store(h.now().UnixNano())
 	}
 	for _, r := range cfg.CacheControl {
 		rule := cacheRule{value: []string{r.Value}}
@@ -109,8 +116,8 @@ func New(cfg *config.Static) (*Handler, error) {
 
 // Close releases the root directory.
 func (h *Handler) Close() error {
-	if h.root != nil {
-		return h.root.Close()
+	if r := h.root.Load(); r != nil {
+		return r.dir.Close()
 	}
 	return nil
 }
@@ -119,10 +126,61 @@ func (h *Handler) open(rel string) (*os.File, error) {
 	if rel == "" {
 		rel = "."
 	}
-	if h.root != nil {
-		return h.root.Open(rel)
+	if r := h.currentRoot(); r != nil {
+		return r.Open(rel)
 	}
 	return os.Open(h.rootPath + "/" + rel)
+}
+
+// openRoot is the root directory as opened, and what it was then.
+type openRoot struct {
+	dir *os.Root // resolves every name beneath it, refusing ".." and links out
+	fi  fs.FileInfo
+}
+
+func openRootAt(path string) (*openRoot, error) {
+	dir, err := os.OpenRoot(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := dir.Stat(".")
+	if err != nil {
+		dir.Close()
+		return nil, err
+	}
+	return &openRoot{dir: dir, fi: fi}, nil
+}
+
+// rootCheckInterval is how often the root path is looked at again.
+const rootCheckInterval = time.Second
+
+// currentRoot returns the open root, opening it again when the path now
+// names another directory: a deploy that swaps a symbolic link
+// (current -> release-42) or renames a new tree into place is served
+// within a second, without a reload. A path that is gone keeps the old
+// directory (whose files answer 404 if it was deleted).
+func (h *Handler) currentRoot() *os.Root {
+	r := h.root.Load()
+	if r == nil {
+		return nil
+	}
+	now := h.now().UnixNano()
+	last := h.checked.Load()
+	if now-last < int64(rootCheckInterval) || !h.checked.CompareAndSwap(last, now) {
+		return r.dir
+	}
+	fi, err := os.Stat(h.rootPath)
+	if err != nil || !fi.IsDir() || os.SameFile(fi, r.fi) {
+		return r.dir
+	}
+	nr, err := openRootAt(h.rootPath)
+	if err != nil {
+		return r.dir
+	}
+	// The old one is left to the garbage collector: requests running now
+	// may still open files through it.
+	h.root.Store(nr)
+	return nr.dir
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -311,5 +312,57 @@ func TestModTimeHasSecondPrecision(t *testing.T) {
 	r := get(t, "GET", url+"/style.css", "If-Modified-Since: "+mt.Format(http.TimeFormat))
 	if r.status != 304 {
 		t.Errorf("If-Modified-Since equal to the second: got %d, want 304", r.status)
+	}
+}
+
+// fakeClock is a time source the test moves by hand.
+type fakeClock struct{ ns atomic.Int64 }
+
+func (c *fakeClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// TestRootSwappedByDeployIsServedWithoutReload: the root path is a
+// symbolic link a deploy swaps, or a directory renamed into place; the
+// new tree is served once the root is looked at again (every second),
+// without a reload.
+func TestRootSwappedByDeployIsServedWithoutReload(t *testing.T) {
+	base := t.TempDir()
+	for _, rel := range []string{"r1", "r2", "r3"} {
+		os.MkdirAll(filepath.Join(base, rel), 0o755)
+		os.WriteFile(filepath.Join(base, rel, "index.html"), []byte(rel), 0o644)
+	}
+	current := filepath.Join(base, "current")
+	if err := os.Symlink("r1", current); err != nil {
+		t.Fatal(err)
+	}
+	h := newHandler(t, config.Static{Root: current})
+	clock := &fakeClock{}
+	clock.ns.Store(h.checked.Load())
+	h.now = clock.now
+	url := serve(t, h)
+	body := func() string { return get(t, "GET", url+"/").body }
+	if got := body(); got != "r1" {
+		t.Fatalf("got %q, want r1", got)
+	}
+	// Swap the link atomically, as deploy tools do.
+	os.Symlink("r2", current+".new")
+	if err := os.Rename(current+".new", current); err != nil {
+		t.Fatal(err)
+	}
+	if got := body(); got != "r1" {
+		t.Errorf("within the second: got %q, want r1 (the root is looked at once a second)", got)
+	}
+	clock.advance(2 * time.Second)
+	if got := body(); got != "r2" {
+		t.Errorf("after the swap: got %q, want r2", got)
+	}
+	// Replace the link by a directory renamed into place.
+	os.Remove(current)
+	if err := os.Rename(filepath.Join(base, "r3"), current); err != nil {
+		t.Fatal(err)
+	}
+	clock.advance(2 * time.Second)
+	if got := body(); got != "r3" {
+		t.Errorf("after the rename: got %q, want r3", got)
 	}
 }

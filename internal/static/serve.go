@@ -41,7 +41,8 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, f *os.File, 
 		writeStatus(w, http.StatusPreconditionFailed)
 		return
 	case condNotModified:
-		delete(hd, "Content-Type")
+		// Content-Type stays for the middleware (compress weakens the ETag
+		// of a type it would have compressed); the engine does not send it.
 		delete(hd, "Content-Encoding")
 		w.WriteHeader(http.StatusNotModified)
 		return
