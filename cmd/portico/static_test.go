@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -125,5 +126,50 @@ func TestReloadWithMissingRootKeepsRunningGeneration(t *testing.T) {
 	res, body := fetchEncoded(t, url+"/", "identity")
 	if res.StatusCode != 200 || string(body) != "v1" {
 		t.Fatalf("after the broken reload: got %d %q, want the old root's page", res.StatusCode, body)
+	}
+}
+
+// TestSSEThroughProxyAndCompressIsNotDelayed: a backend's server-sent
+// events, proxied and gzip-compressed, reach the client one by one.
+func TestSSEThroughProxyAndCompressIsNotDelayed(t *testing.T) {
+	next := make(chan struct{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := range 3 {
+			fmt.Fprintf(w, "data: tick %d\n\n", i)
+			w.(http.Flusher).Flush()
+			select {
+			case <-next:
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}))
+	t.Cleanup(backend.Close)
+	_, url, _ := testInstance(t, fmt.Sprintf("listeners: [{addr: \"127.0.0.1:0\"}]\nroutes:\n  - proxy: %q\n    compress: true\n", backend.URL))
+	req, _ := http.NewRequest("GET", url+"/events", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	res, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("Content-Encoding: got %q, want gzip", res.Header.Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(zr)
+	for i := range 3 {
+		line, err := br.ReadString('\n')
+		if want := fmt.Sprintf("data: tick %d\n", i); err != nil || line != want {
+			t.Fatalf("event %d: got %q (%v), want %q before the backend sends the next", i, line, err, want)
+		}
+		br.ReadString('\n')
+		if i < 2 {
+			next <- struct{}{}
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/portico-proxy/portico/internal/config"
@@ -209,7 +210,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = fs.ErrNotExist // "/file.txt/" names no directory
 	}
 	if err != nil {
-		if h.spa == "" || !errors.Is(err, fs.ErrNotExist) {
+		if h.spa == "" || !notFound(err) {
 			writeStatus(w, statusOf(err))
 			return
 		}
@@ -279,10 +280,16 @@ func (h *Handler) directory(w http.ResponseWriter, r *http.Request, dir *os.File
 	return nil, nil, nil
 }
 
+// notFound reports an error that means "no such file": also a path
+// that runs through a file ("/app.js/x").
+func notFound(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
 // statusOf maps an open error to a status without saying more.
 func statusOf(err error) int {
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case notFound(err):
 		return http.StatusNotFound
 	case errors.Is(err, fs.ErrPermission):
 		return http.StatusForbidden

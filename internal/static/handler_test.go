@@ -218,6 +218,7 @@ func TestSPAFallback(t *testing.T) {
 		{"/app/settings/profile", "<h1>home</h1>"},
 		{"/style.css", "body{color:red}"},
 		{"/sub/page.html", "<p>page</p>"},
+		{"/style.css/below-a-file", "<h1>home</h1>"},
 	}
 	for _, tt := range tests {
 		r := get(t, "GET", url+tt.path)
