@@ -123,20 +123,21 @@ func (h *Handler) Close() error {
 	return nil
 }
 
-func (h *Handler) open(rel string) (*os.File, error) {
+func (h *Handler) open(or *openRoot, rel string) (*os.File, error) {
 	if rel == "" {
 		rel = "."
 	}
-	if r := h.currentRoot(); r != nil {
-		return r.Open(rel)
+	if or != nil {
+		return or.dir.Open(rel)
 	}
 	return os.Open(h.rootPath + "/" + rel)
 }
 
 // openRoot is the root directory as opened, and what it was then.
 type openRoot struct {
-	dir *os.Root // resolves every name beneath it, refusing ".." and links out
-	fi  fs.FileInfo
+	dir   *os.Root // resolves every name beneath it, refusing ".." and links out
+	fi    fs.FileInfo
+	cache fileCache
 }
 
 func openRootAt(path string) (*openRoot, error) {
@@ -160,7 +161,7 @@ const rootCheckInterval = time.Second
 // (current -> release-42) or renames a new tree into place is served
 // within a second, without a reload. A path that is gone keeps the old
 // directory (whose files answer 404 if it was deleted).
-func (h *Handler) currentRoot() *os.Root {
+func (h *Handler) currentRoot() *openRoot {
 	r := h.root.Load()
 	if r == nil {
 		return nil
@@ -168,20 +169,20 @@ func (h *Handler) currentRoot() *os.Root {
 	now := h.now().UnixNano()
 	last := h.checked.Load()
 	if now-last < int64(rootCheckInterval) || !h.checked.CompareAndSwap(last, now) {
-		return r.dir
+		return r
 	}
 	fi, err := os.Stat(h.rootPath)
 	if err != nil || !fi.IsDir() || os.SameFile(fi, r.fi) {
-		return r.dir
+		return r
 	}
 	nr, err := openRootAt(h.rootPath)
 	if err != nil {
-		return r.dir
+		return r
 	}
 	// The old one is left to the garbage collector: requests running now
 	// may still open files through it.
 	h.root.Store(nr)
-	return nr.dir
+	return nr
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -199,9 +200,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusNotFound)
 		return
 	}
-	f, fi, err := h.openStat(rel)
+	or := h.currentRoot()
+	if or != nil && !dirSlash {
+		if e := or.cache.get(rel, or.dir, h.now()); e != nil {
+			h.serveCached(w, r, or, e, rel)
+			return
+		}
+	}
+	f, fi, err := h.openStat(or, rel)
 	if err == nil && fi.IsDir() {
-		f, fi, err = h.directory(w, r, f, rel, dirSlash)
+		f, fi, rel, err = h.directory(w, r, or, f, rel, dirSlash)
 		if f == nil && err == nil {
 			return // answered: a redirect or a listing
 		}
@@ -214,7 +222,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeStatus(w, statusOf(err))
 			return
 		}
-		if f, fi, err = h.openStat(h.spa); err != nil || fi.IsDir() {
+		if f, fi, err = h.openStat(or, h.spa); err != nil || fi.IsDir() {
 			closeFile(f)
 			writeStatus(w, http.StatusNotFound)
 			return
@@ -222,7 +230,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rel = h.spa
 	}
 	defer f.Close()
-	h.serveFile(w, r, f, fi, rel)
+	h.serveFile(w, r, f, fi, rel, or)
+}
+
+// serveCached answers from a cached small file, or from its sidecar when
+// the client accepts one.
+func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, or *openRoot, e *cacheEntry, rel string) {
+	if h.precomp && compressible(e.ct[0]) {
+		if sf, sfi, c := h.sidecar(r, or, rel); sf != nil {
+			defer sf.Close()
+			h.respond(w, r, fileRep(sf, sfi, e.ct, c))
+			return
+		}
+	}
+	h.respond(w, r, &e.rep)
 }
 
 func closeFile(f *os.File) {
@@ -231,8 +252,8 @@ func closeFile(f *os.File) {
 	}
 }
 
-func (h *Handler) openStat(rel string) (*os.File, fs.FileInfo, error) {
-	f, err := h.open(rel)
+func (h *Handler) openStat(or *openRoot, rel string) (*os.File, fs.FileInfo, error) {
+	f, err := h.open(or, rel)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -245,8 +266,9 @@ func (h *Handler) openStat(rel string) (*os.File, fs.FileInfo, error) {
 }
 
 // directory answers a request for a directory: a redirect to the slashed
-// URL, an index file (returned open), or a listing. It closes dir.
-func (h *Handler) directory(w http.ResponseWriter, r *http.Request, dir *os.File, rel string, dirSlash bool) (*os.File, fs.FileInfo, error) {
+// URL, an index file (returned open, with its path), or a listing. It
+// closes dir.
+func (h *Handler) directory(w http.ResponseWriter, r *http.Request, or *openRoot, dir *os.File, rel string, dirSlash bool) (*os.File, fs.FileInfo, string, error) {
 	if !dirSlash && rel != "" {
 		dir.Close()
 		// Relative links in an index page resolve against the slashed URL.
@@ -256,28 +278,28 @@ func (h *Handler) directory(w http.ResponseWriter, r *http.Request, dir *os.File
 		}
 		w.Header().Set("Location", target)
 		writeStatus(w, http.StatusMovedPermanently)
-		return nil, nil, nil
+		return nil, nil, "", nil
 	}
 	for _, name := range h.index {
 		p := name
 		if rel != "" {
 			p = rel + "/" + name
 		}
-		if f, fi, err := h.openStat(p); err == nil {
+		if f, fi, err := h.openStat(or, p); err == nil {
 			if !fi.IsDir() {
 				dir.Close()
-				return f, fi, nil
+				return f, fi, p, nil
 			}
 			f.Close()
 		}
 	}
 	if !h.browse {
 		dir.Close()
-		return nil, nil, fs.ErrNotExist
+		return nil, nil, "", fs.ErrNotExist
 	}
 	defer dir.Close()
 	h.listing(w, r, dir)
-	return nil, nil, nil
+	return nil, nil, "", nil
 }
 
 // notFound reports an error that means "no such file": also a path

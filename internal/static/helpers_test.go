@@ -130,6 +130,17 @@ func newHandler(t testing.TB, cfg config.Static) *Handler {
 	return h
 }
 
+// newHandlerClock is newHandler with a clock the test moves: the root and
+// cached small files are looked at again when it passes a second.
+func newHandlerClock(t testing.TB, cfg config.Static) (*Handler, *fakeClock) {
+	t.Helper()
+	h := newHandler(t, cfg)
+	c := &fakeClock{}
+	c.ns.Store(h.checked.Load())
+	h.now = c.now
+	return h, c
+}
+
 var client = &http.Client{
 	Timeout:       10 * time.Second,
 	Transport:     &http.Transport{DisableCompression: true},

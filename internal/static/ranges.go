@@ -102,7 +102,8 @@ func parseDigits(s string) (int64, bool) {
 // serveMultipart answers several ranges as multipart/byteranges (RFC 9110
 // 14.6), with an exact Content-Length; each part's bytes go through
 // sendBody, so they are sendfile too.
-func serveMultipart(w http.ResponseWriter, r *http.Request, f statted, ct string, size int64, ranges []byteRange) {
+func serveMultipart(w http.ResponseWriter, r *http.Request, p *rep, ranges []byteRange) {
+	ct, size := p.ct[0], p.size
 	var rnd [12]byte
 	_, _ = rand.Read(rnd[:])
 	boundary := hex.EncodeToString(rnd[:])
@@ -125,10 +126,7 @@ func serveMultipart(w http.ResponseWriter, r *http.Request, f statted, ct string
 		if _, err := io.WriteString(w, heads[i]); err != nil {
 			return
 		}
-		if _, err := f.Seek(br.start, io.SeekStart); err != nil {
-			return
-		}
-		sendBody(w, &io.LimitedReader{R: f, N: br.length})
+		p.src.send(w, br.start, br.length)
 	}
 	_, _ = io.WriteString(w, tail)
 }

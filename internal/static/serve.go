@@ -12,32 +12,101 @@ import (
 	"github.com/portico-proxy/portico/internal/httpsyntax"
 )
 
-// serveFile answers with f (or a precompressed sidecar of it): validators,
-// conditionals, ranges, then the body through the writer's ReadFrom.
-func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, f *os.File, fi fs.FileInfo, rel string) {
-	hd := w.Header()
-	ct := contentType(rel)
-	coding := httpsyntax.Identity
-	if h.precomp && compressible(ct[0]) {
-		addVary(hd)
-		if sf, sfi, c := h.sidecar(r, rel); sf != nil {
-			defer sf.Close()
-			f, fi, coding = sf, sfi, c
-			hd["Content-Encoding"] = sidecars[sidecarIndex(c)].enc
+// rep is one representation to answer with: its metadata, ready to be
+// put in the header, and where its bytes come from.
+type rep struct {
+	ct     []string
+	etag   string
+	etagV  []string
+	lm     time.Time
+	lmV    []string
+	size   int64
+	sizeV  []string // Content-Length of the whole body
+	coding httpsyntax.Coding
+	src    source
+}
+
+// source sends bytes of a representation's body.
+type source interface {
+	send(w http.ResponseWriter, start, n int64)
+}
+
+// fileSource sends from an open file through the writer's ReadFrom
+// (sendfile on plain HTTP/1.1, which reads from the file's offset).
+type fileSource struct {
+	f   statted
+	pos int64 // the file's offset: a fresh file is at 0, so needs no seek
+}
+
+func (s *fileSource) send(w http.ResponseWriter, start, n int64) {
+	if start != s.pos {
+		if _, err := s.f.Seek(start, io.SeekStart); err != nil {
+			return
 		}
 	}
+	s.pos = start + n
+	sendBody(w, &io.LimitedReader{R: s.f, N: n})
+}
+
+// memSource sends from memory (a cached small file).
+type memSource []byte
+
+func (s memSource) send(w http.ResponseWriter, start, n int64) {
+	_, _ = w.Write(s[start : start+n])
+}
+
+func fileRep(f *os.File, fi fs.FileInfo, ct []string, coding httpsyntax.Coding) *rep {
 	etag := makeETag(fi, coding)
 	lm := modTime(fi)
-	hd["Content-Type"] = ct
+	return &rep{
+		ct: ct, etag: etag, etagV: []string{etag}, lm: lm,
+		lmV:  []string{lm.UTC().Format(http.TimeFormat)},
+		size: fi.Size(), sizeV: []string{strconv.FormatInt(fi.Size(), 10)},
+		coding: coding, src: &fileSource{f: statted{f, fi}},
+	}
+}
+
+// serveFile answers with f (or a precompressed sidecar of it), keeping a
+// small file in the cache for the next requests.
+func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, f *os.File, fi fs.FileInfo, rel string, or *openRoot) {
+	ct := contentType(rel)
+	if h.precomp && compressible(ct[0]) {
+		if sf, sfi, c := h.sidecar(r, or, rel); sf != nil {
+			defer sf.Close()
+			h.respond(w, r, fileRep(sf, sfi, ct, c))
+			return
+		}
+	}
+	if or != nil && fi.Size() <= maxCachedFile {
+		if e := or.cache.fill(rel, f, fi, ct, h.now()); e != nil {
+			h.respond(w, r, &e.rep)
+			return
+		}
+	}
+	h.respond(w, r, fileRep(f, fi, ct, httpsyntax.Identity))
+}
+
+// respond answers with a representation: validators, conditionals,
+// ranges, then the body.
+func (h *Handler) respond(w http.ResponseWriter, r *http.Request, p *rep) {
+	hd := w.Header()
+	if h.precomp && compressible(p.ct[0]) {
+		addVary(hd)
+	}
+	if p.coding != httpsyntax.Identity {
+		hd["Content-Encoding"] = sidecars[sidecarIndex(p.coding)].enc
+	}
+	hd["Content-Type"] = p.ct
 	hd["Accept-Ranges"] = acceptRanges
-	hd["Etag"] = []string{etag}
-	hd["Last-Modified"] = []string{lm.UTC().Format(http.TimeFormat)}
+	hd["Etag"] = p.etagV
+	hd["Last-Modified"] = p.lmV
 	if cc := h.cacheControl(r.URL.Path); cc != nil {
 		hd["Cache-Control"] = cc
 	}
-	switch evalConditions(r, etag, lm) {
+	switch evalConditions(r, p.etag, p.lm) {
 	case condFailed:
 		delete(hd, "Content-Type")
+		delete(hd, "Content-Encoding")
 		writeStatus(w, http.StatusPreconditionFailed)
 		return
 	case condNotModified:
@@ -47,27 +116,27 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, f *os.File, 
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	size := fi.Size()
-	if rh := r.Header["Range"]; len(rh) == 1 && ifRangeHolds(r, etag, lm) {
-		ranges, ok := parseRange(rh[0], size)
+	if rh := r.Header["Range"]; len(rh) == 1 && ifRangeHolds(r, p.etag, p.lm) {
+		ranges, ok := parseRange(rh[0], p.size)
 		switch {
 		case ok && len(ranges) == 0:
 			delete(hd, "Content-Type")
-			hd["Content-Range"] = []string{"bytes */" + strconv.FormatInt(size, 10)}
+			delete(hd, "Content-Encoding")
+			hd["Content-Range"] = []string{"bytes */" + strconv.FormatInt(p.size, 10)}
 			writeStatus(w, http.StatusRequestedRangeNotSatisfiable)
 			return
 		case ok && len(ranges) == 1:
-			serveRange(w, r, statted{f, fi}, size, ranges[0])
+			serveRange(w, r, p, ranges[0])
 			return
 		case ok:
-			serveMultipart(w, r, statted{f, fi}, ct[0], size, ranges)
+			serveMultipart(w, r, p, ranges)
 			return
 		}
 	}
-	hd["Content-Length"] = []string{strconv.FormatInt(size, 10)}
+	hd["Content-Length"] = p.sizeV
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		sendBody(w, &io.LimitedReader{R: statted{f, fi}, N: size})
+		p.src.send(w, 0, p.size)
 	}
 }
 
@@ -109,7 +178,7 @@ func addVary(hd http.Header) {
 
 // sidecar opens the precompressed file the client weighs highest, if one
 // exists: FILE.zst, FILE.br or FILE.gz.
-func (h *Handler) sidecar(r *http.Request, rel string) (*os.File, fs.FileInfo, httpsyntax.Coding) {
+func (h *Handler) sidecar(r *http.Request, or *openRoot, rel string) (*os.File, fs.FileInfo, httpsyntax.Coding) {
 	ae := r.Header["Accept-Encoding"]
 	if len(ae) == 0 {
 		return nil, nil, httpsyntax.Identity
@@ -129,7 +198,7 @@ func (h *Handler) sidecar(r *http.Request, rel string) (*os.File, fs.FileInfo, h
 			break
 		}
 		tried[best] = true
-		f, fi, err := h.openStat(rel + sidecars[best].ext)
+		f, fi, err := h.openStat(or, rel+sidecars[best].ext)
 		if err == nil && fi.Mode().IsRegular() {
 			return f, fi, sidecars[best].coding
 		}
@@ -180,18 +249,14 @@ func hasPathPrefix(p, prefix string) bool {
 	return prefix[len(prefix)-1] == '/' || len(p) == len(prefix) || p[len(prefix)] == '/'
 }
 
-func serveRange(w http.ResponseWriter, r *http.Request, f statted, size int64, br byteRange) {
+func serveRange(w http.ResponseWriter, r *http.Request, p *rep, br byteRange) {
 	hd := w.Header()
-	hd["Content-Range"] = []string{contentRange(br, size)}
+	hd["Content-Range"] = []string{contentRange(br, p.size)}
 	hd["Content-Length"] = []string{strconv.FormatInt(br.length, 10)}
 	w.WriteHeader(http.StatusPartialContent)
-	if r.Method == http.MethodHead {
-		return
+	if r.Method != http.MethodHead {
+		p.src.send(w, br.start, br.length)
 	}
-	if _, err := f.Seek(br.start, io.SeekStart); err != nil {
-		return
-	}
-	sendBody(w, &io.LimitedReader{R: f, N: br.length})
 }
 
 func contentRange(br byteRange, size int64) string {

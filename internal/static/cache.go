@@ -1,0 +1,112 @@
+package static
+
+import (
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/portico-proxy/portico/internal/httpsyntax"
+)
+
+// Small files are kept in memory: for them opening, checking and closing
+// the file costs more than sending it, and from memory the head and the
+// body leave in one write. Bounded per root; a cached file is checked
+// against the disk again at most once a second (a stat), so a change is
+// served within a second, like a swapped root.
+const (
+	maxCachedFile  = 64 << 10
+	maxCacheBytes  = 16 << 20
+	revalidateTime = time.Second
+)
+
+// fileCache holds the small files of one open root. A new root (a swap)
+// starts with an empty one.
+type fileCache struct {
+	mu    sync.RWMutex
+	m     map[string]*cacheEntry
+	bytes int64
+}
+
+type cacheEntry struct {
+	rep
+	fi      fs.FileInfo
+	checked atomic.Int64 // unix nanoseconds of the last check against the disk
+}
+
+// get returns the entry for rel if it is still what the disk has.
+func (c *fileCache) get(rel string, root *os.Root, now time.Time) *cacheEntry {
+	c.mu.RLock()
+	e := c.m[rel]
+	c.mu.RUnlock()
+	if e == nil {
+		return nil
+	}
+	t := now.UnixNano()
+	last := e.checked.Load()
+	if t-last < int64(revalidateTime) || !e.checked.CompareAndSwap(last, t) {
+		return e // fresh, or another request is checking it right now
+	}
+	fi, err := root.Stat(rel)
+	if err != nil || !fi.Mode().IsRegular() || !os.SameFile(fi, e.fi) ||
+		fi.Size() != e.fi.Size() || !fi.ModTime().Equal(e.fi.ModTime()) {
+		c.remove(rel, e)
+		return nil
+	}
+	return e
+}
+
+// fill reads a small file into the cache and returns its entry, or nil
+// when it cannot be kept (it changed while read, or a read failed).
+func (c *fileCache) fill(rel string, f *os.File, fi fs.FileInfo, ct []string, now time.Time) *cacheEntry {
+	size := fi.Size()
+	body := make([]byte, size)
+	if _, err := io.ReadFull(f, body); err != nil {
+		return nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil
+	}
+	etag := makeETag(fi, httpsyntax.Identity)
+	lm := modTime(fi)
+	e := &cacheEntry{fi: fi, rep: rep{
+		ct: ct, etag: etag, etagV: []string{etag}, lm: lm,
+		lmV:  []string{lm.UTC().Format(http.TimeFormat)},
+		size: size, sizeV: []string{strconv.FormatInt(size, 10)},
+		src: memSource(body),
+	}}
+	e.checked.Store(now.UnixNano())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.m[rel]; old != nil {
+		c.bytes -= old.size
+	}
+	// Make room by dropping entries in map order, which Go randomises:
+	// a random eviction, cheap and good enough for a bounded set.
+	for k, v := range c.m {
+		if c.bytes+size <= maxCacheBytes {
+			break
+		}
+		delete(c.m, k)
+		c.bytes -= v.size
+	}
+	if c.m == nil {
+		c.m = make(map[string]*cacheEntry)
+	}
+	c.m[rel] = e
+	c.bytes += size
+	return e
+}
+
+func (c *fileCache) remove(rel string, e *cacheEntry) {
+	c.mu.Lock()
+	if c.m[rel] == e {
+		delete(c.m, rel)
+		c.bytes -= e.size
+	}
+	c.mu.Unlock()
+}
