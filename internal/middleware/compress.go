@@ -321,6 +321,9 @@ func (cw *compressWriter) FlushError() error {
 			return err
 		}
 	}
+	if f, ok := cw.ResponseWriter.(interface{ FlushError() error }); ok {
+		return f.FlushError() // the common case, without an allocation
+	}
 	return http.NewResponseController(cw.ResponseWriter).Flush()
 }
 
