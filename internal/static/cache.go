@@ -34,14 +34,24 @@ type fileCache struct {
 
 type cacheEntry struct {
 	rep
-	fi      fs.FileInfo
+	fi      fs.FileInfo  // nil when missing
+	missing bool         // known not to exist (a sidecar that was not built)
 	checked atomic.Int64 // unix nanoseconds of the last check against the disk
 }
 
-// get returns the entry for rel if it is still what the disk has.
-func (c *fileCache) get(rel string, root *os.Root, now time.Time) *cacheEntry {
+// entryOverhead is what an entry costs besides its body, so that many
+// missing-file entries count against the bound too.
+const entryOverhead = 256
+
+func (e *cacheEntry) cost() int64 { return e.size + entryOverhead }
+
+// get returns the entry under key for the file rel if it is still what
+// the disk has. A file requested by its own name is cached under its
+// name; as a sidecar, under sidecarKey, since the same file is then
+// another representation (another type and coding).
+func (c *fileCache) get(key, rel string, root *os.Root, now time.Time) *cacheEntry {
 	c.mu.RLock()
-	e := c.m[rel]
+	e := c.m[key]
 	c.mu.RUnlock()
 	if e == nil {
 		return nil
@@ -52,17 +62,35 @@ func (c *fileCache) get(rel string, root *os.Root, now time.Time) *cacheEntry {
 		return e // fresh, or another request is checking it right now
 	}
 	fi, err := root.Stat(rel)
+	if e.missing {
+		if err == nil {
+			c.remove(key, e) // it appeared
+			return nil
+		}
+		return e
+	}
 	if err != nil || !fi.Mode().IsRegular() || !os.SameFile(fi, e.fi) ||
 		fi.Size() != e.fi.Size() || !fi.ModTime().Equal(e.fi.ModTime()) {
-		c.remove(rel, e)
+		c.remove(key, e)
 		return nil
 	}
 	return e
 }
 
-// fill reads a small file into the cache and returns its entry, or nil
+// sidecarKey is the cache key of a sidecar: NUL never appears in a
+// cleaned path, so it cannot meet a file requested by name.
+func sidecarKey(name string) string { return name + "\x00" }
+
+// fillMissing records that the file under key does not exist.
+func (c *fileCache) fillMissing(key string, now time.Time) {
+	e := &cacheEntry{missing: true}
+	e.checked.Store(now.UnixNano())
+	c.insert(key, e)
+}
+
+// fill reads a small file into the cache under key and returns its entry, or nil
 // when it cannot be kept (it changed while read, or a read failed).
-func (c *fileCache) fill(rel string, f *os.File, fi fs.FileInfo, ct []string, now time.Time) *cacheEntry {
+func (c *fileCache) fill(key string, f *os.File, fi fs.FileInfo, ct []string, coding httpsyntax.Coding, now time.Time) *cacheEntry {
 	size := fi.Size()
 	body := make([]byte, size)
 	if _, err := io.ReadFull(f, body); err != nil {
@@ -71,42 +99,47 @@ func (c *fileCache) fill(rel string, f *os.File, fi fs.FileInfo, ct []string, no
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil
 	}
-	etag := makeETag(fi, httpsyntax.Identity)
+	etag := makeETag(fi, coding)
 	lm := modTime(fi)
 	e := &cacheEntry{fi: fi, rep: rep{
 		ct: ct, etag: etag, etagV: []string{etag}, lm: lm,
 		lmV:  []string{lm.UTC().Format(http.TimeFormat)},
 		size: size, sizeV: []string{strconv.FormatInt(size, 10)},
-		src: memSource(body),
+		coding: coding, src: memSource(body),
 	}}
 	e.checked.Store(now.UnixNano())
+	c.insert(key, e)
+	return e
+}
+
+func (c *fileCache) insert(rel string, e *cacheEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old := c.m[rel]; old != nil {
-		c.bytes -= old.size
+		delete(c.m, rel)
+		c.bytes -= old.cost()
 	}
 	// Make room by dropping entries in map order, which Go randomises:
 	// a random eviction, cheap and good enough for a bounded set.
 	for k, v := range c.m {
-		if c.bytes+size <= maxCacheBytes {
+		if c.bytes+e.cost() <= maxCacheBytes {
 			break
 		}
 		delete(c.m, k)
-		c.bytes -= v.size
+		c.bytes -= v.cost()
 	}
 	if c.m == nil {
 		c.m = make(map[string]*cacheEntry)
 	}
 	c.m[rel] = e
-	c.bytes += size
-	return e
+	c.bytes += e.cost()
 }
 
 func (c *fileCache) remove(rel string, e *cacheEntry) {
 	c.mu.Lock()
 	if c.m[rel] == e {
 		delete(c.m, rel)
-		c.bytes -= e.size
+		c.bytes -= e.cost()
 	}
 	c.mu.Unlock()
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/httpsyntax"
 )
 
 // TestSmallFilesCachedAndRevalidated: a small file is served from memory
@@ -23,7 +24,7 @@ func TestSmallFilesCachedAndRevalidated(t *testing.T) {
 	if _, got := body(); got != "one" {
 		t.Fatalf("got %q, want one", got)
 	}
-	if h.root.Load().cache.get("note.txt", h.root.Load().dir, clock.now()) == nil {
+	if h.root.Load().cache.get("note.txt", "note.txt", h.root.Load().dir, clock.now()) == nil {
 		t.Fatal("a small file is not in the cache after a request")
 	}
 	s.write(t, "note.txt", "two")
@@ -79,7 +80,7 @@ func TestCacheStaysBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 		fi, _ := f.Stat()
-		if c.fill(name, f, fi, contentType(name), now) == nil {
+		if c.fill(name, f, fi, contentType(name), httpsyntax.Identity, now) == nil {
 			t.Fatal("fill failed")
 		}
 		f.Close()
@@ -89,7 +90,7 @@ func TestCacheStaysBounded(t *testing.T) {
 	}
 	var sum int64
 	for _, e := range c.m {
-		sum += e.size
+		sum += e.cost()
 	}
 	if sum != c.bytes {
 		t.Errorf("accounted %d bytes, entries hold %d", c.bytes, sum)
@@ -103,5 +104,48 @@ func TestIndexFileHasItsOwnType(t *testing.T) {
 		if got := get(t, "GET", url+p).header.Get("Content-Type"); got != "text/html; charset=utf-8" {
 			t.Errorf("%s: Content-Type %q, want text/html", p, got)
 		}
+	}
+}
+
+// TestSidecarsCachedAndMissingOnesRemembered: a small sidecar is served
+// from memory, a missing one costs no open per request, and one built
+// later is found within a second.
+func TestSidecarsCachedAndMissingOnesRemembered(t *testing.T) {
+	s := newSite(t)
+	h, clock := newHandlerClock(t, config.Static{Root: s.root, Precompressed: true})
+	url := serve(t, h)
+	enc := func() string {
+		return get(t, "GET", url+"/app.js", "Accept-Encoding: br").header.Get("Content-Encoding")
+	}
+	if got := enc(); got != "" {
+		t.Fatalf("without a sidecar: got Content-Encoding %q", got)
+	}
+	if e := h.root.Load().cache.m[sidecarKey("app.js.br")]; e == nil || !e.missing {
+		t.Fatal("the missing sidecar is not remembered")
+	}
+	if r := get(t, "GET", url+"/app.js.br"); r.status != 404 {
+		t.Errorf("GET of a remembered-missing name: got %d, want 404", r.status)
+	}
+	s.precompress(t, "app.js", "br")
+	if got := enc(); got != "" {
+		t.Errorf("within the second: got %q, want identity still", got)
+	}
+	clock.advance(2 * time.Second)
+	if got := enc(); got != "br" {
+		t.Errorf("after the sidecar appeared: got %q, want br", got)
+	}
+	if e := h.root.Load().cache.m[sidecarKey("app.js.br")]; e == nil || e.missing || e.coding != httpsyntax.Brotli {
+		t.Error("the small sidecar is not cached")
+	}
+	if got := enc(); got != "br" {
+		t.Errorf("from the cache: got %q, want br", got)
+	}
+	// The sidecar fetched by its own name is a plain file, not JavaScript.
+	if r := get(t, "GET", url+"/app.js.br"); r.header.Get("Content-Encoding") != "" || r.header.Get("Content-Type") != "application/octet-stream" {
+		t.Errorf("GET /app.js.br: Content-Encoding %q Content-Type %q, want none and octet-stream",
+			r.header.Get("Content-Encoding"), r.header.Get("Content-Type"))
+	}
+	if got := enc(); got != "br" {
+		t.Errorf("after the sidecar was fetched by name: got %q, want br", got)
 	}
 }

@@ -202,7 +202,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	or := h.currentRoot()
 	if or != nil && !dirSlash {
-		if e := or.cache.get(rel, or.dir, h.now()); e != nil {
+		if e := or.cache.get(rel, rel, or.dir, h.now()); e != nil && !e.missing {
 			h.serveCached(w, r, or, e, rel)
 			return
 		}
@@ -237,9 +237,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the client accepts one.
 func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, or *openRoot, e *cacheEntry, rel string) {
 	if h.precomp && compressible(e.ct[0]) {
-		if sf, sfi, c := h.sidecar(r, or, rel); sf != nil {
-			defer sf.Close()
-			h.respond(w, r, fileRep(sf, sfi, e.ct, c))
+		if p, sf := h.sidecar(r, or, rel, e.ct); p != nil {
+			defer closeFile(sf)
+			h.respond(w, r, p)
 			return
 		}
 	}

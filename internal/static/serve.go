@@ -71,14 +71,14 @@ func fileRep(f *os.File, fi fs.FileInfo, ct []string, coding httpsyntax.Coding) 
 func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, f *os.File, fi fs.FileInfo, rel string, or *openRoot) {
 	ct := contentType(rel)
 	if h.precomp && compressible(ct[0]) {
-		if sf, sfi, c := h.sidecar(r, or, rel); sf != nil {
-			defer sf.Close()
-			h.respond(w, r, fileRep(sf, sfi, ct, c))
+		if p, sf := h.sidecar(r, or, rel, ct); p != nil {
+			closeFile(sf)
+			h.respond(w, r, p)
 			return
 		}
 	}
 	if or != nil && fi.Size() <= maxCachedFile {
-		if e := or.cache.fill(rel, f, fi, ct, h.now()); e != nil {
+		if e := or.cache.fill(rel, f, fi, ct, httpsyntax.Identity, h.now()); e != nil {
 			h.respond(w, r, &e.rep)
 			return
 		}
@@ -176,12 +176,15 @@ func addVary(hd http.Header) {
 	hd["Vary"] = append(v[:len(v):len(v)], "Accept-Encoding")
 }
 
-// sidecar opens the precompressed file the client weighs highest, if one
-// exists: FILE.zst, FILE.br or FILE.gz.
-func (h *Handler) sidecar(r *http.Request, or *openRoot, rel string) (*os.File, fs.FileInfo, httpsyntax.Coding) {
+// sidecar finds the precompressed file the client weighs highest, if
+// one exists: FILE.zst, FILE.br or FILE.gz. Small sidecars come from the
+// memory cache, and so does the knowledge that one is missing, so a site
+// with few sidecars pays no failed open per request. The returned file,
+// if any, is the caller's to close.
+func (h *Handler) sidecar(r *http.Request, or *openRoot, rel string, ct []string) (*rep, *os.File) {
 	ae := r.Header["Accept-Encoding"]
 	if len(ae) == 0 {
-		return nil, nil, httpsyntax.Identity
+		return nil, nil
 	}
 	a := httpsyntax.ParseAcceptEncoding(ae)
 	// At most three candidates: try them by weight, the sidecar order on
@@ -198,13 +201,43 @@ func (h *Handler) sidecar(r *http.Request, or *openRoot, rel string) (*os.File, 
 			break
 		}
 		tried[best] = true
-		f, fi, err := h.openStat(or, rel+sidecars[best].ext)
-		if err == nil && fi.Mode().IsRegular() {
-			return f, fi, sidecars[best].coding
+		// One allocation for both: the key is the name and a NUL (see
+		// sidecarKey).
+		key := rel + sidecars[best].ext + "\x00"
+		if p, f := h.openSidecar(or, key, ct, sidecars[best].coding); p != nil {
+			return p, f
 		}
-		closeFile(f)
 	}
-	return nil, nil, httpsyntax.Identity
+	return nil, nil
+}
+
+func (h *Handler) openSidecar(or *openRoot, key string, ct []string, c httpsyntax.Coding) (*rep, *os.File) {
+	name := key[:len(key)-1]
+	if or != nil {
+		if e := or.cache.get(key, name, or.dir, h.now()); e != nil {
+			if e.missing {
+				return nil, nil
+			}
+			return &e.rep, nil
+		}
+	}
+	f, fi, err := h.openStat(or, name)
+	switch {
+	case err != nil:
+		if or != nil && notFound(err) {
+			or.cache.fillMissing(key, h.now())
+		}
+		return nil, nil
+	case !fi.Mode().IsRegular():
+		f.Close()
+		return nil, nil
+	case or != nil && fi.Size() <= maxCachedFile:
+		if e := or.cache.fill(key, f, fi, ct, c, h.now()); e != nil {
+			f.Close()
+			return &e.rep, nil
+		}
+	}
+	return fileRep(f, fi, ct, c), f
 }
 
 // makeETag is a strong validator from the modification time and size,
