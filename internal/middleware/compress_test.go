@@ -389,3 +389,21 @@ func TestCompressKeepsReaderFromForIdentity(t *testing.T) {
 		t.Errorf("ReadFrom passed through: %v, body equal: %v; want both", spy.used, bytes.Equal(spy.Body.Bytes(), body))
 	}
 }
+
+// FuzzTypeMatch: Content-Type values come from upstreams. Matching never
+// panics and ignores case and parameters.
+func FuzzTypeMatch(f *testing.F) {
+	m := newTypeMatcher(config.DefaultCompressTypes)
+	for _, s := range []string{"text/html", "Text/HTML; charset=utf-8", "application/ld+json", "image/png", "", ";", "text/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, ct string) {
+		got := m.match(ct)
+		if upper := strings.ToUpper(ct); m.match(upper) != got && strings.ToLower(upper) == strings.ToLower(ct) {
+			t.Fatalf("%q and %q differ", ct, upper)
+		}
+		if m.match(ct+"; charset=utf-8") != got && !strings.Contains(ct, ";") {
+			t.Fatalf("%q: a parameter changed the answer", ct)
+		}
+	})
+}

@@ -93,10 +93,9 @@ func (c *fileCache) fillMissing(key string, now time.Time) {
 func (c *fileCache) fill(key string, f *os.File, fi fs.FileInfo, ct []string, coding httpsyntax.Coding, now time.Time) *cacheEntry {
 	size := fi.Size()
 	body := make([]byte, size)
-	if _, err := io.ReadFull(f, body); err != nil {
-		return nil
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
+	_, rerr := io.ReadFull(f, body)
+	// Back to the start either way: on failure the caller sends the file.
+	if _, err := f.Seek(0, io.SeekStart); err != nil || rerr != nil {
 		return nil
 	}
 	etag := makeETag(fi, coding)

@@ -1,7 +1,8 @@
 // Package static owns the static terminal: it serves files from one root
 // directory with correct HTTP (types, validators, conditionals, ranges,
 // HEAD), index files, optional listings, a SPA fallback and precompressed
-// sidecars, and hands file bodies to the writer's ReadFrom so plain
+// sidecars. Small files are kept in memory (bounded, checked against the
+// disk once a second); larger bodies go to the writer's ReadFrom so plain
 // HTTP/1.1 sends them with sendfile.
 //
 // It must not compress on the fly (middleware/compress does), pick routes
