@@ -29,11 +29,11 @@ func cmdRun(args []string, stderr io.Writer) error {
 	sigs := catchSignals()
 	defer signal.Stop(sigs)
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	cfg, err := config.Load(path)
+	cfg, err := loadConfig(path)
 	if err != nil {
 		return err
 	}
-	inst, err := start(cfg, log, func() (*config.Config, error) { return config.Load(path) }, os.Stdout)
+	inst, err := start(cfg, log, func() (*config.Config, error) { return loadConfig(path) }, os.Stdout)
 	if err != nil {
 		return err
 	}
@@ -45,7 +45,7 @@ func cmdValidate(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(path)
+	cfg, err := loadConfig(path)
 	if err != nil {
 		return err
 	}

@@ -29,9 +29,7 @@ func routesOf(g *router.Generation) []routeInfo {
 			info.Path = "/"
 		}
 		info.Terminal, info.Target = terminalOf(r)
-		if r.Headers != nil {
-			info.Middleware = append(info.Middleware, "headers")
-		}
+		info.Middleware = middlewareOf(r)
 		out = append(out, info)
 	}
 	return out
@@ -45,6 +43,23 @@ func terminalOf(r *config.Route) (kind, target string) {
 		return "redirect", r.Redirect.To
 	case r.Respond != nil:
 		return "respond", ""
+	case r.Static != nil:
+		return "static", r.Static.Root
 	}
 	return "", ""
+}
+
+// middlewareOf names the route's middleware in chain order, outermost
+// first (see middleware/chain.go).
+func middlewareOf(r *config.Route) []string {
+	var out []string
+	add := func(on bool, name string) {
+		if on {
+			out = append(out, name)
+		}
+	}
+	add(r.HSTS != nil, "hsts")
+	add(r.Headers != nil, "headers")
+	add(r.Compress != nil, "compress")
+	return out
 }

@@ -12,7 +12,7 @@ func (r *Route) decode(d *decoder, n ast.Node, path string) {
 		{"proxy", func(n ast.Node, p string) { r.Proxy = d.str(n, p) }},
 		{"redirect", func(n ast.Node, p string) { r.Redirect = new(Redirect); r.Redirect.decode(d, n, p) }},
 		{"respond", func(n ast.Node, p string) { r.Respond = new(Respond); r.Respond.decode(d, n, p) }},
-		{"static", func(n ast.Node, p string) { r.Static = d.unsupported(n, p) }},
+		{"static", func(n ast.Node, p string) { r.Static = decodeStatic(d, n, p) }},
 		{"aggregate", func(n ast.Node, p string) { r.Aggregate = d.unsupported(n, p) }},
 		{"strip_prefix", func(n ast.Node, p string) { r.StripPrefix = d.str(n, p) }},
 		{"add_prefix", func(n ast.Node, p string) { r.AddPrefix = d.str(n, p) }},
@@ -21,7 +21,7 @@ func (r *Route) decode(d *decoder, n ast.Node, path string) {
 		{"hsts", func(n ast.Node, p string) { r.HSTS = decodeHSTS(d, n, p) }},
 		{"rate_limit", func(n ast.Node, p string) { r.RateLimit = d.unsupported(n, p) }},
 		{"cache", func(n ast.Node, p string) { r.Cache = d.unsupported(n, p) }},
-		{"compress", func(n ast.Node, p string) { r.Compress = d.unsupported(n, p) }},
+		{"compress", func(n ast.Node, p string) { r.Compress = decodeCompress(d, n, p) }},
 		{"ip_filter", func(n ast.Node, p string) { r.IPFilter = d.unsupported(n, p) }},
 	})
 }

@@ -107,6 +107,8 @@ func ApplyDefaults(c *Config) {
 		if r.ProxyUpstream != nil {
 			r.ProxyUpstream.applyDefaults()
 		}
+		r.Static.applyDefaults()
+		r.Compress.applyDefaults()
 	}
 	setDefault(&c.DrainTimeout, DefaultDrainTimeout)
 	if c.AccessLog != nil {

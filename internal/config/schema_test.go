@@ -53,6 +53,12 @@ var schemaKeys = []string{
 	"routes[].headers.response", "routes[].headers.response.set",
 	"routes[].headers.response.add", "routes[].headers.response.remove",
 	"routes[].rate_limit", "routes[].cache", "routes[].compress", "routes[].ip_filter",
+	"routes[].static.root", "routes[].static.index", "routes[].static.browse",
+	"routes[].static.spa_fallback", "routes[].static.precompressed", "routes[].static.cache_control",
+	"routes[].static.dotfiles", "routes[].static.allow_symlinks",
+	"routes[].compress.encodings", "routes[].compress.min_size", "routes[].compress.types",
+	"routes[].compress.levels", "routes[].compress.levels.gzip", "routes[].compress.levels.br",
+	"routes[].compress.levels.zstd",
 	"trusted_proxies", "drain_timeout", "access_log", "access_log.path",
 	"access_log.format", "cache", "cluster", "x-*",
 }
@@ -67,6 +73,8 @@ var entryKeys = []string{
 	"routes[].headers.request.set.*", "routes[].headers.request.add.*", "routes[].headers.request.remove[]",
 	"routes[].headers.response.set.*", "routes[].headers.response.add.*", "routes[].headers.response.remove[]",
 	"trusted_proxies[]", "listeners[].tls.acme.domains[]", "listeners[].tls.acme.challenges[]",
+	"routes[].static.index[]", "routes[].static.cache_control.*",
+	"routes[].compress.encodings[]", "routes[].compress.types[]",
 }
 
 func keyPattern(p string) *regexp.Regexp {

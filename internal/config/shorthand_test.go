@@ -65,7 +65,21 @@ func TestShorthands(t *testing.T) {
 			func(c *Config) any { return c.Routes[0].HostHeader }, "api.internal"},
 		{"later-release keys accept false", "routes: [{respond: x, static: false, cache: false}]\ncache: false",
 			func(c *Config) any { return []any{c.Routes[0].Static, c.Routes[0].Cache, c.Cache} },
-			[]any{(*Unsupported)(nil), (*Unsupported)(nil), (*Unsupported)(nil)}},
+			[]any{(*Static)(nil), (*Unsupported)(nil), (*Unsupported)(nil)}},
+		{"static string is root", "routes: [{static: ./public}]",
+			func(c *Config) any { return *c.Routes[0].Static },
+			Static{Root: "./public", Index: []string{"index.html"}, Pos: Pos{2, 19}}},
+		{"cache_control string applies to every path", "routes: [{static: {root: ., cache_control: no-cache}}]",
+			func(c *Config) any { return c.Routes[0].Static.CacheControl },
+			[]CacheControlRule{{Pattern: "*", Value: "no-cache", Pos: Pos{2, 44}}}},
+		{"compress true is every default", "routes: [{respond: x, compress: true}]",
+			func(c *Config) any { return *c.Routes[0].Compress },
+			Compress{Encodings: DefaultCompressEncodings, MinSize: DefaultCompressMinSize, Types: DefaultCompressTypes,
+				Levels: CompressLevels{Gzip: DefaultGzipLevel, Brotli: DefaultBrotliLevel, Zstd: DefaultZstdLevel}, Pos: Pos{2, 33}}},
+		{"compress false is off", "routes: [{respond: x, compress: false}]",
+			func(c *Config) any { return c.Routes[0].Compress }, (*Compress)(nil)},
+		{"compress encodings string is a list of one", "routes: [{respond: x, compress: {encodings: gzip}}]",
+			func(c *Config) any { return c.Routes[0].Compress.Encodings }, []string{"gzip"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -156,7 +156,7 @@ type Route struct {
 	Proxy     string // an upstream name or an inline http:// URL
 	Redirect  *Redirect
 	Respond   *Respond
-	Static    *Unsupported // later release
+	Static    *Static
 	Aggregate *Unsupported // later release
 
 	// Proxy options.
@@ -172,7 +172,7 @@ type Route struct {
 
 	RateLimit *Unsupported // later release
 	Cache     *Unsupported // later release
-	Compress  *Unsupported // later release
+	Compress  *Compress
 	IPFilter  *Unsupported // later release
 
 	// ProxyUpstream is filled by Validate when Proxy is an inline URL: a

@@ -33,11 +33,11 @@ func (v *validator) routes() {
 			v.headerOps(p+".headers.response", &r.Headers.Response)
 		}
 		v.hsts(p+".hsts", r.HSTS)
-		v.unsupported(p+".static", r.Static)
+		v.static(p+".static", r.Static)
 		v.unsupported(p+".aggregate", r.Aggregate)
 		v.unsupported(p+".rate_limit", r.RateLimit)
 		v.unsupported(p+".cache", r.Cache)
-		v.unsupported(p+".compress", r.Compress)
+		v.compress(p+".compress", r.Compress)
 		v.unsupported(p+".ip_filter", r.IPFilter)
 	}
 }
@@ -60,9 +60,9 @@ func (v *validator) terminal(path string, r *Route) {
 	add("aggregate", r.Aggregate != nil)
 	switch {
 	case len(set) == 0:
-		v.errorf(path, "route needs one of proxy, redirect, respond")
+		v.errorf(path, "route needs one of proxy, redirect, respond, static")
 	case len(set) > 1:
-		v.errorf(path, "only one of proxy, redirect, respond may be set (got %s)", strings.Join(set, ", "))
+		v.errorf(path, "only one of proxy, redirect, respond, static may be set (got %s)", strings.Join(set, ", "))
 	}
 }
 

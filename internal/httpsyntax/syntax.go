@@ -1,8 +1,9 @@
 // Package httpsyntax holds the byte-level rules of HTTP/1.1 message syntax
 // (RFC 9110 section 5, RFC 9112) that every parser and writer in Portico
 // shares: which bytes make a token, which may appear in a field value, and
-// a fast scan for the first byte that may not. It owns nothing else: no
-// parsing state, no framing, no I/O.
+// a fast scan for the first byte that may not, and the Accept-Encoding
+// list that the compressor and the static files both negotiate with. It
+// owns nothing else: no parsing state, no framing, no I/O.
 package httpsyntax
 
 import (

@@ -30,12 +30,19 @@ import (
 // then the access log, so that the log line carries the ID and sees the
 // final status of everything inside.
 //
-// ipfilter, ratelimit, compress and cache arrive in later releases; their
-// places are kept here.
+// ipfilter, ratelimit and cache arrive in later releases; their places
+// are kept here.
 
 // Route builds the middleware chain of one route around its terminal.
 func Route(terminal http.Handler, r *config.Route) (http.Handler, error) {
 	h := terminal
+	// cache: its place, next to the terminal.
+	if r.Compress != nil {
+		var err error
+		if h, err = Compress(r.Compress, h); err != nil {
+			return nil, err
+		}
+	}
 	if r.Headers != nil {
 		var err error
 		if h, err = Headers(r.Headers, h); err != nil {

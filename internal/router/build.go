@@ -12,6 +12,7 @@ import (
 
 	"github.com/portico-proxy/portico/internal/config"
 	"github.com/portico-proxy/portico/internal/middleware"
+	"github.com/portico-proxy/portico/internal/static"
 	"github.com/portico-proxy/portico/internal/upstream"
 )
 
@@ -149,8 +150,16 @@ func (g *Generation) buildRoute(r *config.Route, pools map[string]*upstream.Pool
 		terminal = newRedirect(r.Redirect)
 	case r.Respond != nil:
 		terminal = newRespond(r.Respond)
+	case r.Static != nil:
+		// Its open root is not closed on Retire: requests still running on
+		// the old generation use it; the garbage collector closes it after.
+		sh, err := static.New(r.Static)
+		if err != nil {
+			return nil, err
+		}
+		terminal = sh
 	default:
-		return nil, errors.New("no terminal (proxy, redirect or respond)")
+		return nil, errors.New("no terminal (proxy, redirect, respond or static)")
 	}
 	return middleware.Route(terminal, r)
 }

@@ -1,0 +1,355 @@
+package middleware
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/httpsyntax"
+)
+
+// compressor is the compress middleware of one route: negotiation from
+// Accept-Encoding, then a writer that decides per response whether
+// compressing pays, and streams through a pooled encoder.
+type compressor struct {
+	next    http.Handler
+	prefs   []httpsyntax.Coding
+	minSize int
+	types   typeMatcher
+	enc     *encoderPools
+	writers sync.Pool // *compressWriter
+	bufs    sync.Pool // *[]byte of minBuf bytes: a body of unknown length, until it is big enough
+	minBuf  int
+}
+
+// maxDecideBuffer bounds what is held back to decide on a body of unknown
+// length: a min_size above it is treated as reached at this point.
+const maxDecideBuffer = 64 << 10
+
+// Compress compresses responses on the fly with zstd, brotli or gzip, as
+// the client accepts and the route prefers. It compresses only what pays
+// (listed types, at least min_size bytes) and never what is already
+// encoded, a range, or marked no-transform. Encoders flush with the
+// response, so streams are not delayed.
+func Compress(cfg *config.Compress, next http.Handler) (http.Handler, error) {
+	c := &compressor{next: next, types: newTypeMatcher(cfg.Types), minSize: int(cfg.MinSize)}
+	if len(cfg.Types) == 0 {
+		c.types = newTypeMatcher(config.DefaultCompressTypes)
+	}
+	if c.minSize <= 0 {
+		c.minSize = config.DefaultCompressMinSize
+	}
+	names := cfg.Encodings
+	if len(names) == 0 {
+		names = config.DefaultCompressEncodings
+	}
+	for _, n := range names {
+		cd, ok := httpsyntax.CodingByName(n)
+		if !ok {
+			return nil, fmt.Errorf("compress: unknown encoding %q", n)
+		}
+		c.prefs = append(c.prefs, cd)
+	}
+	var err error
+	if c.enc, err = newEncoderPools(cfg.Levels); err != nil {
+		return nil, err
+	}
+	c.minBuf = min(c.minSize, maxDecideBuffer)
+	c.writers.New = func() any { return &compressWriter{c: c} }
+	c.bufs.New = func() any { b := make([]byte, 0, c.minBuf); return &b }
+	return c, nil
+}
+
+func (c *compressor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cw := c.writers.Get().(*compressWriter)
+	a := httpsyntax.ParseAcceptEncoding(r.Header["Accept-Encoding"])
+	cw.ResponseWriter = w
+	cw.coding = a.Choose(c.prefs)
+	cw.force = !a.IdentityAllowed()
+	cw.head = r.Method == http.MethodHead
+	defer c.release(cw)
+	c.next.ServeHTTP(cw, r)
+	cw.finish()
+}
+
+func (c *compressor) release(cw *compressWriter) {
+	if cw.buf != nil {
+		*cw.buf = (*cw.buf)[:0]
+		c.bufs.Put(cw.buf)
+	}
+	if cw.enc != nil {
+		c.enc.put(cw.coding, cw.enc)
+	}
+	*cw = compressWriter{c: c}
+	c.writers.Put(cw)
+}
+
+// state of a compressWriter.
+type cwState uint8
+
+const (
+	undecided cwState = iota // head held back, body bytes (if any) in buf
+	passing                  // identity: everything goes straight through
+	encoding                 // body goes through enc
+)
+
+// compressWriter holds the head back until it knows whether to compress:
+// at once when the handler declared a Content-Length, else when the body
+// reaches min_size, is flushed, or ends.
+type compressWriter struct {
+	http.ResponseWriter
+	c      *compressor
+	coding httpsyntax.Coding // negotiated; Identity when none is accepted
+	force  bool              // identity;q=0: compress whatever may be
+	head   bool              // HEAD: headers as for GET, no body
+	state  cwState
+	status int // 0 until the handler set it
+	buf    *[]byte
+	enc    encoder
+	err    error // a failed encoder write, returned from then on
+}
+
+func (cw *compressWriter) WriteHeader(code int) {
+	if cw.status != 0 {
+		return
+	}
+	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
+		cw.ResponseWriter.WriteHeader(code) // interim: passes untouched
+		return
+	}
+	cw.status = code
+	if n, ok := declaredLength(cw.Header()); ok || !bodyAllowed(code) || cw.head {
+		cw.decide(n, ok)
+	}
+}
+
+// decide picks passing or encoding and sends the head. size is the body
+// length when known is true.
+func (cw *compressWriter) decide(size int64, known bool) {
+	h := cw.Header()
+	eligible, typeOK := cw.eligible(h)
+	if typeOK {
+		addVaryAE(h)
+	}
+	cw.state = passing
+	if eligible && cw.coding != httpsyntax.Identity && (!known || size >= int64(cw.c.minSize) || cw.force) {
+		if cw.status == http.StatusNotModified {
+			weakenETag(h) // as the 200 it confirms carried it
+		} else {
+			cw.state = encoding
+			delete(h, "Content-Length")
+			delete(h, "Accept-Ranges") // ranges of the encoded bytes are not offered
+			h["Content-Encoding"] = codingValues[cw.coding]
+			weakenETag(h)
+		}
+	}
+	cw.ResponseWriter.WriteHeader(cw.status)
+	if cw.state == encoding && !cw.head {
+		cw.enc = cw.c.enc.get(cw.coding, cw.ResponseWriter)
+	}
+}
+
+// eligible reports whether the response may be compressed, and whether
+// its type is one that would be (then Vary: Accept-Encoding is due).
+func (cw *compressWriter) eligible(h http.Header) (ok, typeOK bool) {
+	switch {
+	case cw.status == http.StatusSwitchingProtocols, cw.status == http.StatusNoContent,
+		cw.status == http.StatusPartialContent:
+		return false, false
+	case len(h["Content-Range"]) > 0:
+		return false, false
+	}
+	if ce := h["Content-Encoding"]; len(ce) > 0 && !(len(ce) == 1 && ce[0] == "identity") {
+		return false, false // already encoded: never twice
+	}
+	ct := h["Content-Type"]
+	typeOK = len(ct) > 0 && cw.c.types.match(ct[0])
+	if hasToken(h["Cache-Control"], "no-transform") {
+		return false, typeOK
+	}
+	return typeOK || cw.force && len(ct) > 0, typeOK
+}
+
+var codingValues = [4][]string{nil, {"gzip"}, {"br"}, {"zstd"}}
+
+var varyAE = []string{"Accept-Encoding"}
+
+func addVaryAE(h http.Header) {
+	v := h["Vary"]
+	if len(v) == 0 {
+		h["Vary"] = varyAE
+		return
+	}
+	if hasToken(v, "accept-encoding") || hasToken(v, "*") {
+		return
+	}
+	h["Vary"] = append(v[:len(v):len(v)], "Accept-Encoding")
+}
+
+// weakenETag marks a strong validator weak: the encoded bytes differ from
+// the ones it was made for, but mean the same.
+func weakenETag(h http.Header) {
+	if et := h["Etag"]; len(et) == 1 && len(et[0]) > 0 && et[0][0] == '"' {
+		h["Etag"] = []string{"W/" + et[0]}
+	}
+}
+
+func declaredLength(h http.Header) (int64, bool) {
+	v := h["Content-Length"]
+	if len(v) != 1 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v[0], 10, 64)
+	return n, err == nil && n >= 0
+}
+
+func bodyAllowed(code int) bool {
+	return !(code >= 100 && code <= 199 || code == http.StatusNoContent || code == http.StatusNotModified)
+}
+
+func (cw *compressWriter) Write(p []byte) (int, error) {
+	if cw.status == 0 {
+		cw.WriteHeader(http.StatusOK)
+	}
+	switch cw.state {
+	case passing:
+		return cw.ResponseWriter.Write(p)
+	case encoding:
+		return cw.encode(p)
+	}
+	if cw.buf == nil {
+		cw.buf = cw.c.bufs.Get().(*[]byte)
+	}
+	b := *cw.buf
+	if len(b)+len(p) < cw.c.minBuf {
+		*cw.buf = append(b, p...)
+		return len(p), nil
+	}
+	// Big enough to pay: decide, then send what was held and p.
+	cw.decide(0, false)
+	if err := cw.drain(); err != nil {
+		return 0, err
+	}
+	return cw.Write(p)
+}
+
+func (cw *compressWriter) encode(p []byte) (int, error) {
+	if cw.head {
+		return len(p), nil
+	}
+	if cw.err != nil {
+		return 0, cw.err
+	}
+	n, err := cw.enc.Write(p)
+	cw.err = err
+	return n, err
+}
+
+// drain sends the bytes held while undecided.
+func (cw *compressWriter) drain() error {
+	if cw.buf == nil || len(*cw.buf) == 0 {
+		return nil
+	}
+	b := *cw.buf
+	*cw.buf = b[:0]
+	var err error
+	if cw.state == encoding {
+		_, err = cw.encode(b)
+	} else {
+		_, err = cw.ResponseWriter.Write(b)
+	}
+	return err
+}
+
+// ReadFrom keeps the kernel copy (sendfile, splice) of the writer
+// underneath for a response that is not compressed; a compressed one is
+// read through a pooled buffer into the encoder.
+func (cw *compressWriter) ReadFrom(src io.Reader) (int64, error) {
+	if cw.status == 0 {
+		cw.WriteHeader(http.StatusOK)
+	}
+	if cw.state == undecided {
+		cw.decide(0, false) // a source of unknown length is a stream
+		if err := cw.drain(); err != nil {
+			return 0, err
+		}
+	}
+	if cw.state == passing {
+		return readFromUnder(cw.ResponseWriter, src)
+	}
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var total int64
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			k, werr := cw.encode(buf[:n])
+			total += int64(k)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// FlushError sends everything so far: a stream (server-sent events, a
+// chunked upstream) is compressed without being delayed.
+func (cw *compressWriter) FlushError() error {
+	if cw.status == 0 {
+		cw.WriteHeader(http.StatusOK)
+	}
+	if cw.state == undecided {
+		cw.decide(0, false)
+		if err := cw.drain(); err != nil {
+			return err
+		}
+	}
+	if cw.enc != nil {
+		if err := cw.enc.Flush(); err != nil {
+			return err
+		}
+	}
+	if f, ok := cw.ResponseWriter.(interface{ FlushError() error }); ok {
+		return f.FlushError() // the common case, without an allocation
+	}
+	return http.NewResponseController(cw.ResponseWriter).Flush()
+}
+
+func (cw *compressWriter) Flush() { _ = cw.FlushError() }
+
+// finish completes the response after the handler returned: a body held
+// back is now known to be small (or empty), and an encoder writes its end.
+func (cw *compressWriter) finish() {
+	if cw.status == 0 {
+		return // nothing written; the server sends its default
+	}
+	if cw.state == undecided {
+		n := 0
+		if cw.buf != nil {
+			n = len(*cw.buf)
+		}
+		if cw.buf != nil && !cw.head {
+			// Known now: say so, so the decision and the framing agree.
+			cw.Header()["Content-Length"] = []string{strconv.Itoa(n)}
+		}
+		cw.decide(int64(n), true)
+		_ = cw.drain()
+	}
+	if cw.enc != nil && cw.err == nil {
+		_ = cw.enc.Close()
+	}
+}
+
+func (cw *compressWriter) Unwrap() http.ResponseWriter { return cw.ResponseWriter }

@@ -1,0 +1,151 @@
+package static
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/httpsyntax"
+)
+
+// TestSmallFilesCachedAndRevalidated: a small file is served from memory
+// and checked against the disk once a second; a change (in place, by
+// rename, or a removal) shows after that second.
+func TestSmallFilesCachedAndRevalidated(t *testing.T) {
+	s := newSite(t)
+	s.write(t, "note.txt", "one")
+	h, clock := newHandlerClock(t, config.Static{Root: s.root})
+	url := serve(t, h)
+	body := func() (int, string) { r := get(t, "GET", url+"/note.txt"); return r.status, r.body }
+	if _, got := body(); got != "one" {
+		t.Fatalf("got %q, want one", got)
+	}
+	if h.root.Load().cache.get("note.txt", "note.txt", h.root.Load().dir, clock.now()) == nil {
+		t.Fatal("a small file is not in the cache after a request")
+	}
+	s.write(t, "note.txt", "two")
+	if _, got := body(); got != "one" {
+		t.Errorf("within the second: got %q, want the cached one", got)
+	}
+	clock.advance(2 * time.Second)
+	if _, got := body(); got != "two" {
+		t.Errorf("after a change in place: got %q, want two", got)
+	}
+	tmp := filepath.Join(s.root, "note.tmp")
+	os.WriteFile(tmp, []byte("six"), 0o644) // same size: the inode tells
+	os.Rename(tmp, filepath.Join(s.root, "note.txt"))
+	clock.advance(2 * time.Second)
+	if _, got := body(); got != "six" {
+		t.Errorf("after a rename into place: got %q, want six", got)
+	}
+	os.Remove(filepath.Join(s.root, "note.txt"))
+	clock.advance(2 * time.Second)
+	if status, _ := body(); status != 404 {
+		t.Errorf("after removal: got %d, want 404", status)
+	}
+}
+
+func TestLargeFilesAreNotCached(t *testing.T) {
+	s := newSite(t)
+	big := strings.Repeat("a", maxCachedFile+1)
+	s.write(t, "big.txt", big)
+	h, _ := newHandlerClock(t, config.Static{Root: s.root})
+	url := serve(t, h)
+	if r := get(t, "GET", url+"/big.txt"); r.body != big {
+		t.Fatal("first read differs")
+	}
+	if h.root.Load().cache.m["big.txt"] != nil {
+		t.Error("a file over the limit was cached")
+	}
+	s.write(t, "big.txt", strings.Repeat("b", maxCachedFile+1))
+	if r := get(t, "GET", url+"/big.txt"); r.body[0] != 'b' {
+		t.Error("a large file was not read from disk again")
+	}
+}
+
+func TestCacheStaysBounded(t *testing.T) {
+	var c fileCache
+	s := newSite(t)
+	body := strings.Repeat("x", 60<<10)
+	now := time.Unix(0, 0)
+	for i := range 400 { // 400 × 60 KiB is about 23 MiB
+		name := fmt.Sprintf("f%03d", i)
+		s.write(t, name, body)
+		f, err := os.Open(filepath.Join(s.root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := f.Stat()
+		if c.fill(name, f, fi, contentType(name), httpsyntax.Identity, now) == nil {
+			t.Fatal("fill failed")
+		}
+		f.Close()
+	}
+	if c.bytes > maxCacheBytes {
+		t.Errorf("cache holds %d bytes, want at most %d", c.bytes, maxCacheBytes)
+	}
+	var sum int64
+	for _, e := range c.m {
+		sum += e.cost()
+	}
+	if sum != c.bytes {
+		t.Errorf("accounted %d bytes, entries hold %d", c.bytes, sum)
+	}
+}
+
+func TestIndexFileHasItsOwnType(t *testing.T) {
+	s := newSite(t)
+	url := serve(t, newHandler(t, config.Static{Root: s.root}))
+	for _, p := range []string{"/", "/sub/"} {
+		if got := get(t, "GET", url+p).header.Get("Content-Type"); got != "text/html; charset=utf-8" {
+			t.Errorf("%s: Content-Type %q, want text/html", p, got)
+		}
+	}
+}
+
+// TestSidecarsCachedAndMissingOnesRemembered: a small sidecar is served
+// from memory, a missing one costs no open per request, and one built
+// later is found within a second.
+func TestSidecarsCachedAndMissingOnesRemembered(t *testing.T) {
+	s := newSite(t)
+	h, clock := newHandlerClock(t, config.Static{Root: s.root, Precompressed: true})
+	url := serve(t, h)
+	enc := func() string {
+		return get(t, "GET", url+"/app.js", "Accept-Encoding: br").header.Get("Content-Encoding")
+	}
+	if got := enc(); got != "" {
+		t.Fatalf("without a sidecar: got Content-Encoding %q", got)
+	}
+	if e := h.root.Load().cache.m[sidecarKey("app.js.br")]; e == nil || !e.missing {
+		t.Fatal("the missing sidecar is not remembered")
+	}
+	if r := get(t, "GET", url+"/app.js.br"); r.status != 404 {
+		t.Errorf("GET of a remembered-missing name: got %d, want 404", r.status)
+	}
+	s.precompress(t, "app.js", "br")
+	if got := enc(); got != "" {
+		t.Errorf("within the second: got %q, want identity still", got)
+	}
+	clock.advance(2 * time.Second)
+	if got := enc(); got != "br" {
+		t.Errorf("after the sidecar appeared: got %q, want br", got)
+	}
+	if e := h.root.Load().cache.m[sidecarKey("app.js.br")]; e == nil || e.missing || e.coding != httpsyntax.Brotli {
+		t.Error("the small sidecar is not cached")
+	}
+	if got := enc(); got != "br" {
+		t.Errorf("from the cache: got %q, want br", got)
+	}
+	// The sidecar fetched by its own name is a plain file, not JavaScript.
+	if r := get(t, "GET", url+"/app.js.br"); r.header.Get("Content-Encoding") != "" || r.header.Get("Content-Type") != "application/octet-stream" {
+		t.Errorf("GET /app.js.br: Content-Encoding %q Content-Type %q, want none and octet-stream",
+			r.header.Get("Content-Encoding"), r.header.Get("Content-Type"))
+	}
+	if got := enc(); got != "br" {
+		t.Errorf("after the sidecar was fetched by name: got %q, want br", got)
+	}
+}

@@ -1,0 +1,122 @@
+package static
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/portico-proxy/portico/internal/config"
+)
+
+func decode(t *testing.T, coding, body string) string {
+	t.Helper()
+	var r io.Reader = bytes.NewReader([]byte(body))
+	switch coding {
+	case "gzip":
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = zr
+	case "br":
+		r = brotli.NewReader(r)
+	case "zstd":
+		zr, err := zstd.NewReader(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("decoding %s: %v", coding, err)
+	}
+	return string(b)
+}
+
+func TestPrecompressedSelection(t *testing.T) {
+	s := newSite(t)
+	s.precompress(t, "app.js", "gz", "br", "zst")
+	s.precompress(t, "style.css", "gz")
+	s.precompress(t, "logo.png", "gz")
+	orig, _ := os.ReadFile(filepath.Join(s.root, "app.js"))
+	url := serve(t, newHandler(t, config.Static{Root: s.root, Precompressed: true}))
+	tests := []struct {
+		name, path, ae, want string
+	}{
+		{"all accepted: zstd first", "/app.js", "gzip, deflate, br, zstd", "zstd"},
+		{"q-values win over the order", "/app.js", "zstd;q=0.5, br;q=0.9, gzip;q=0.1", "br"},
+		{"gzip only", "/app.js", "gzip", "gzip"},
+		{"x-gzip is gzip", "/app.js", "x-gzip", "gzip"},
+		{"zstd refused", "/app.js", "zstd;q=0, br", "br"},
+		{"star accepts the first sidecar", "/app.js", "*", "zstd"},
+		{"identity only", "/app.js", "identity", ""},
+		{"no Accept-Encoding", "/app.js", "", ""},
+		{"only the sidecars that exist", "/style.css", "zstd, br, gzip", "gzip"},
+		{"a missing sidecar falls back to the file", "/style.css", "br", ""},
+		{"not for images", "/logo.png", "gzip", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var hdr []string
+			if tt.ae != "" {
+				hdr = append(hdr, "Accept-Encoding: "+tt.ae)
+			}
+			r := get(t, "GET", url+tt.path, hdr...)
+			if r.status != 200 {
+				t.Fatalf("got %d", r.status)
+			}
+			if got := r.header.Get("Content-Encoding"); got != tt.want {
+				t.Fatalf("Content-Encoding: got %q, want %q", got, tt.want)
+			}
+			if tt.path == "/app.js" {
+				if got := decode(t, tt.want, r.body); got != string(orig) {
+					t.Errorf("decoded body differs from the file")
+				}
+				if r.header.Get("Content-Type") != "text/javascript; charset=utf-8" {
+					t.Errorf("Content-Type: got %q, want the original's", r.header.Get("Content-Type"))
+				}
+			}
+			if vary := r.header.Get("Vary"); tt.path != "/logo.png" && vary != "Accept-Encoding" {
+				t.Errorf("Vary: got %q, want Accept-Encoding", vary)
+			}
+		})
+	}
+}
+
+func TestPrecompressedETagsDiffer(t *testing.T) {
+	s := newSite(t)
+	s.precompress(t, "app.js", "gz", "br")
+	url := serve(t, newHandler(t, config.Static{Root: s.root, Precompressed: true}))
+	seen := map[string]string{}
+	for _, ae := range []string{"identity", "gzip", "br"} {
+		r := get(t, "GET", url+"/app.js", "Accept-Encoding: "+ae)
+		et := r.header.Get("ETag")
+		if prev, dup := seen[et]; dup {
+			t.Errorf("%s and %s share ETag %s", prev, ae, et)
+		}
+		seen[et] = ae
+		// The validator works for its own representation.
+		if c := get(t, "GET", url+"/app.js", "Accept-Encoding: "+ae, "If-None-Match: "+et); c.status != 304 {
+			t.Errorf("%s: If-None-Match its own ETag: got %d, want 304", ae, c.status)
+		}
+	}
+}
+
+func TestPrecompressedRange(t *testing.T) {
+	s := newSite(t)
+	s.precompress(t, "app.js", "gz")
+	gz, _ := os.ReadFile(filepath.Join(s.root, "app.js.gz"))
+	url := serve(t, newHandler(t, config.Static{Root: s.root, Precompressed: true}))
+	r := get(t, "GET", url+"/app.js", "Accept-Encoding: gzip", "Range: bytes=0-9")
+	if r.status != 206 || r.body != string(gz[:10]) || r.header.Get("Content-Encoding") != "gzip" {
+		t.Errorf("got %d %q %q, want the first bytes of the .gz", r.status, r.body, r.header.Get("Content-Encoding"))
+	}
+}
