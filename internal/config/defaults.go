@@ -34,6 +34,17 @@ const (
 	DefaultBackendWeight   = 1
 )
 
+// Cache defaults (docs/cache.md).
+const (
+	DefaultCacheMemory       = 256 << 20
+	DefaultCacheDiskMax      = 10 << 30
+	DefaultCacheMaxObject    = 8 << 20
+	DefaultCacheQuery        = "keep"
+	DefaultRedisDialTimeout  = 500 * time.Millisecond
+	DefaultRedisReadTimeout  = 250 * time.Millisecond
+	DefaultRedisWriteTimeout = 250 * time.Millisecond
+)
+
 // ApplyDefaults replaces zero values with the documented defaults. It is
 // idempotent, and Parse calls it before Validate, so a zero in a loaded
 // Config never means "unset".
@@ -67,7 +78,9 @@ func ApplyDefaults(c *Config) {
 		if r.ProxyUpstream != nil {
 			r.ProxyUpstream.applyDefaults()
 		}
+		r.Cache.applyDefaults()
 	}
+	applyCacheDefaults(c)
 	setDefault(&c.DrainTimeout, DefaultDrainTimeout)
 	if c.AccessLog != nil {
 		setDefault(&c.AccessLog.Path, DefaultAccessLogPath)

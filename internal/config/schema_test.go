@@ -41,6 +41,14 @@ var schemaKeys = []string{
 	"routes[].rate_limit", "routes[].cache", "routes[].compress", "routes[].ip_filter",
 	"trusted_proxies", "drain_timeout", "access_log", "access_log.path",
 	"access_log.format", "cache", "cluster", "x-*",
+	"cache.memory", "cache.disk", "cache.disk.path", "cache.disk.max",
+	"cluster.redis", "cluster.redis.addr", "cluster.redis.password", "cluster.redis.db",
+	"cluster.redis.dial_timeout", "cluster.redis.read_timeout", "cluster.redis.write_timeout",
+	"routes[].cache.default_ttl", "routes[].cache.max_object", "routes[].cache.key",
+	"routes[].cache.key.headers", "routes[].cache.key.cookies", "routes[].cache.key.query",
+	"routes[].cache.key.ignore_params", "routes[].cache.bypass", "routes[].cache.bypass.paths",
+	"routes[].cache.bypass.headers", "routes[].cache.bypass.cookies", "routes[].cache.purge",
+	"routes[].cache.purge.allow",
 }
 
 // entryKeys are list elements and user-named entries: positions the
@@ -52,6 +60,9 @@ var entryKeys = []string{
 	"routes[].headers.request.set.*", "routes[].headers.request.add.*", "routes[].headers.request.remove[]",
 	"routes[].headers.response.set.*", "routes[].headers.response.add.*", "routes[].headers.response.remove[]",
 	"trusted_proxies[]",
+	"routes[].cache.key.headers[]", "routes[].cache.key.cookies[]", "routes[].cache.key.ignore_params[]",
+	"routes[].cache.bypass.paths[]", "routes[].cache.bypass.headers[]", "routes[].cache.bypass.cookies[]",
+	"routes[].cache.purge.allow[]",
 }
 
 func keyPattern(p string) *regexp.Regexp {

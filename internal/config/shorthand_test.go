@@ -62,9 +62,9 @@ func TestShorthands(t *testing.T) {
 			[]netip.Prefix{netip.MustParsePrefix("10.1.2.3/32"), netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("10.0.0.0/8")}},
 		{"host_header string", "routes: [{proxy: http://x, host_header: api.internal}]",
 			func(c *Config) any { return c.Routes[0].HostHeader }, "api.internal"},
-		{"later-release keys accept false", "routes: [{respond: x, static: false, cache: false}]\ncache: false",
-			func(c *Config) any { return []any{c.Routes[0].Static, c.Routes[0].Cache, c.Cache} },
-			[]any{(*Unsupported)(nil), (*Unsupported)(nil), (*Unsupported)(nil)}},
+		{"later-release keys accept false", "routes: [{respond: x, static: false, cache: false}]\ncache: false\ncluster: false",
+			func(c *Config) any { return []any{c.Routes[0].Static, c.Routes[0].Cache, c.Cluster} },
+			[]any{(*Unsupported)(nil), (*RouteCache)(nil), (*Cluster)(nil)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

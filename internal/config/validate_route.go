@@ -35,7 +35,7 @@ func (v *validator) routes() {
 		v.unsupported(p+".static", r.Static)
 		v.unsupported(p+".aggregate", r.Aggregate)
 		v.unsupported(p+".rate_limit", r.RateLimit)
-		v.unsupported(p+".cache", r.Cache)
+		v.routeCache(p+".cache", r.Cache)
 		v.unsupported(p+".compress", r.Compress)
 		v.unsupported(p+".ip_filter", r.IPFilter)
 	}
