@@ -11,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 )
 
 // Options are what a Cache is built from, once per process.
@@ -36,7 +34,7 @@ type Cache struct {
 	log    *slog.Logger
 	now    func() time.Time
 	id     string // this instance, so it ignores its own purge messages
-	flight singleflight.Group
+	flight flight
 	// revalidating holds the keys with a background refresh running
 	// (stale-while-revalidate): one refresh per key at a time.
 	revalidating sync.Map
@@ -262,4 +260,40 @@ func urlKey(u string) string {
 		rest = "/" + rest
 	}
 	return strings.ToLower(host) + rest
+}
+
+// flight coalesces concurrent misses for one key: the first request is
+// the leader and goes upstream, the others wait on its call. It is
+// singleflight's idea with the leader known up front, so the leader can
+// stream to its own client on its own goroutine.
+type flight struct {
+	mu    sync.Mutex
+	calls map[string]*call
+}
+
+type call struct {
+	done chan struct{}
+	e    *Entry // set before done is closed
+}
+
+func (f *flight) join(key string) (c *call, leader bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c := f.calls[key]; c != nil {
+		return c, false
+	}
+	if f.calls == nil {
+		f.calls = map[string]*call{}
+	}
+	c = &call{done: make(chan struct{})}
+	f.calls[key] = c
+	return c, true
+}
+
+func (f *flight) finish(key string, c *call, e *Entry) {
+	f.mu.Lock()
+	delete(f.calls, key)
+	f.mu.Unlock()
+	c.e = e
+	close(c.done)
 }

@@ -252,3 +252,22 @@ func (r *reader) strs() []string {
 	}
 	return out
 }
+
+// PeekMeta reads the key and tags at the start of an encoded entry
+// without checking the rest, for a store rebuilding its index from a
+// prefix of each file. Get still verifies the whole entry.
+func PeekMeta(b []byte) (key string, tags []string, ok bool) {
+	if len(b) < len(entryMagic) || string(b[:len(entryMagic)]) != string(entryMagic) {
+		return "", nil, false
+	}
+	b = b[len(entryMagic):]
+	_, k := binary.Uvarint(b)
+	if k <= 0 {
+		return "", nil, false
+	}
+	r := reader{b: b[k:]}
+	key = r.str()
+	_ = r.str()
+	tags = r.strs()
+	return key, tags, !r.bad
+}
