@@ -66,8 +66,14 @@ type instance struct {
 func start(cfg *config.Config, log *slog.Logger, load func() (*config.Config, error), stdout io.Writer) (*instance, error) {
 	in := &instance{log: log, cur: &listener.Current{}, load: load, errs: make(chan error, len(cfg.Listeners)),
 		shared: router.Shared{RequestIDs: middleware.NewRequestIDs(), Stdout: stdout}}
+	c, err := newCache(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	in.shared.Cache = c
 	gen, err := router.Build(cfg, in.shared)
 	if err != nil {
+		c.Close()
 		return nil, err
 	}
 	in.cur.Swap(gen)
@@ -76,6 +82,7 @@ func start(cfg *config.Config, log *slog.Logger, load func() (*config.Config, er
 		if err != nil {
 			in.closeListeners()
 			gen.Retire()
+			c.Close()
 			return nil, err
 		}
 		in.servers = append(in.servers, s)
@@ -112,6 +119,9 @@ func (in *instance) reload() error {
 	if changed := listenersChanged(old.Config, cfg); changed != "" {
 		in.log.Warn("reload: listener changes need a restart; applying the rest", "change", changed)
 		cfg.Listeners = old.Config.Listeners
+	}
+	if changed := cacheChanged(old.Config, cfg); changed != "" {
+		in.log.Warn("reload: cache store changes need a restart; the running stores are kept", "change", changed)
 	}
 	gen, err := router.Build(cfg, in.shared)
 	if err != nil {
@@ -179,6 +189,9 @@ func (in *instance) shutdown() {
 	wg.Wait()
 	in.served.Wait()
 	in.cur.Load().Retire()
+	if in.shared.Cache != nil {
+		_ = in.shared.Cache.Close()
+	}
 }
 
 // catchSignals starts listening for the control signals. Call it before
