@@ -111,6 +111,10 @@ func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key strin
 	case refreshed:
 		ne := rt.refresh(r.Context(), e, f.hdr, reqT, rt.c.now())
 		if w != nil {
+			// A cookie set with the 304 is this client's, never stored.
+			if sc := f.hdr["Set-Cookie"]; len(sc) > 0 {
+				w.Header()["Set-Cookie"] = sc
+			}
 			serveEntry(w, r, ne, rt.c.now(), statusRevalid)
 		}
 	case staleErr != 0:
@@ -201,7 +205,9 @@ func (rt *Route) refresh(ctx context.Context, e *Entry, h304 http.Header, reqT, 
 	ne := &Entry{Key: e.Key, URL: e.URL, Vary: e.Vary, Status: e.Status, Body: e.Body,
 		Header: e.Header.Clone(), RequestTime: reqT, ResponseTime: respT}
 	for k, v := range h304 {
-		if !updatable(k) {
+		// An empty value is the upstream proxy's way of keeping net/http
+		// from inventing a Content-Type; it says nothing about the entry.
+		if !updatable(k) || len(v) == 0 || k == "Set-Cookie" {
 			continue
 		}
 		ne.Header[k] = v
