@@ -92,7 +92,7 @@ func (f *fetch) Write(p []byte) (int, error) {
 	if f.mode == modeStore || f.mode == modeKeep {
 		f.keep(p)
 	}
-	if f.mode == modePass || f.mode == modeStore {
+	if f.w != nil && (f.mode == modePass || f.mode == modeStore) {
 		n, err := f.w.Write(p)
 		if err != nil {
 			f.failed = true
@@ -118,7 +118,7 @@ func (f *fetch) ReadFrom(src io.Reader) (int64, error) {
 	if f.mode == modeUndecided {
 		f.WriteHeader(http.StatusOK)
 	}
-	if f.mode == modePass {
+	if f.mode == modePass && f.w != nil {
 		if rf, ok := f.w.(io.ReaderFrom); ok {
 			n, err := rf.ReadFrom(src)
 			f.written += n

@@ -59,6 +59,7 @@ type harness struct {
 	origin *origin
 	cache  *cache.Cache
 	front  *httptest.Server
+	client *http.Client // does not follow redirects
 }
 
 type harnessOpts struct {
@@ -111,6 +112,11 @@ func newHarnessWith(t *testing.T, o harnessOpts) *harness {
 	}
 	h.front = httptest.NewServer(rt)
 	t.Cleanup(h.front.Close)
+	h.client = &http.Client{
+		Transport:     &http.Transport{MaxIdleConnsPerHost: 200},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	t.Cleanup(h.client.CloseIdleConnections)
 	return h
 }
 
@@ -147,9 +153,7 @@ func (h *harness) do(method, path string, kv ...string) result {
 	for i := 0; i+1 < len(kv); i += 2 {
 		req.Header.Add(kv[i], kv[i+1])
 	}
-	client := h.front.Client()
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := client.Do(req)
+	resp, err := h.client.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
 	}
