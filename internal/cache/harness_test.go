@@ -151,6 +151,10 @@ func (h *harness) do(method, path string, kv ...string) result {
 		h.t.Fatal(err)
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i] == "Host" {
+			req.Host = kv[i+1]
+			continue
+		}
 		req.Header.Add(kv[i], kv[i+1])
 	}
 	resp, err := h.client.Do(req)

@@ -82,11 +82,14 @@ func (s *Store) Put(ctx context.Context, e *cache.Entry) error {
 	if err != nil {
 		return err
 	}
-	ttl := time.Until(e.Expires)
-	if e.Expires.IsZero() {
-		ttl = 0
-	} else if ttl <= 0 {
-		return nil
+	// The TTL is measured from the response, on the cache's own clock:
+	// the cache checks Expires itself on every read, so Redis only needs
+	// to forget the entry eventually.
+	var ttl time.Duration
+	if !e.Expires.IsZero() {
+		if ttl = e.Expires.Sub(e.ResponseTime); ttl <= 0 {
+			return nil
+		}
 	}
 	pipe := s.c.TxPipeline()
 	pipe.Set(ctx, s.entryKey(e.Key), b, ttl)

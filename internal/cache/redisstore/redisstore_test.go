@@ -12,7 +12,7 @@ import (
 )
 
 func TestContract(t *testing.T) {
-	addr := storetest.StartRedis(t)
+	addr, _ := storetest.StartRedis(t)
 	var n atomic.Int64
 	storetest.Run(t, func(t *testing.T) cache.Store {
 		// One server, a fresh prefix per subtest: an empty store each time.
@@ -24,12 +24,12 @@ func TestContract(t *testing.T) {
 }
 
 func TestEntryExpiresWithItsTTL(t *testing.T) {
-	addr := storetest.StartRedis(t)
+	addr, _ := storetest.StartRedis(t)
 	s := New(Options{Addr: addr, DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
 	defer s.Close()
 	ctx := context.Background()
 	e := storetest.Entry("example.com/ttl", 10)
-	e.Expires = time.Now().Add(time.Hour)
+	e.Expires = e.ResponseTime.Add(time.Hour)
 	if err := s.Put(ctx, e); err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestEntryExpiresWithItsTTL(t *testing.T) {
 }
 
 func TestServerDownIsAnErrorNotAHang(t *testing.T) {
-	addr := storetest.StartRedis(t)
+	addr, _ := storetest.StartRedis(t)
 	s := New(Options{Addr: addr, DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond})
 	defer s.Close()
 	ctx := context.Background()
@@ -58,7 +58,7 @@ func TestServerDownIsAnErrorNotAHang(t *testing.T) {
 }
 
 func TestPublishReachesSubscriber(t *testing.T) {
-	addr := storetest.StartRedis(t)
+	addr, _ := storetest.StartRedis(t)
 	a := New(Options{Addr: addr, DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
 	b := New(Options{Addr: addr, DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
 	defer a.Close()

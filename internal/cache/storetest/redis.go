@@ -7,14 +7,16 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
 // StartRedis starts a real redis-server on a free loopback port for the
-// test and returns its address; it is stopped when the test ends. Without
-// the binary the test is skipped, unless PORTICO_REQUIRE_REAL is set.
-func StartRedis(t testing.TB) string {
+// test and returns its address and a stop function (for tests that take
+// Redis away); it is stopped when the test ends in any case. Without the
+// binary the test is skipped, unless PORTICO_REQUIRE_REAL is set.
+func StartRedis(t testing.TB) (addr string, stop func()) {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -29,26 +31,30 @@ func StartRedis(t testing.TB) string {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	addr := "127.0.0.1:" + strconv.Itoa(port)
+	addr = "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		})
+	}
+	t.Cleanup(stop)
 	// Bounded wait for the server to answer PING.
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if ping(addr) {
-			return addr
+			return addr, stop
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("redis-server on %s did not answer within 10s", addr)
-	return ""
+	return "", nil
 }
 
 func ping(addr string) bool {

@@ -26,7 +26,7 @@ func Entry(url string, n int, tags ...string) *cache.Entry {
 		Body:        body,
 		RequestTime: now, ResponseTime: now.Add(time.Millisecond),
 		InitialAge: 3 * time.Second, Lifetime: time.Minute,
-		Expires: time.Now().Add(time.Hour),
+		Expires: now.Add(time.Hour),
 	}
 }
 
@@ -52,7 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) cache.Store) {
 	t.Run("MarkerEntriesRoundTrip", func(t *testing.T) {
 		s := open(t)
 		m := &cache.Entry{Key: "example.com/v\x00", URL: "example.com/v", Marker: true,
-			Vary: []string{"Accept-Language"}, Header: http.Header{}, Expires: time.Now().Add(time.Hour)}
+			Vary: []string{"Accept-Language"}, Header: http.Header{}, ResponseTime: time.Now(), Expires: time.Now().Add(time.Hour)}
 		mustPut(t, s, m)
 		got := mustGet(t, s, m.Key)
 		if !got.Marker || !reflect.DeepEqual(got.Vary, m.Vary) {
