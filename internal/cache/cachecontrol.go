@@ -107,8 +107,8 @@ func (d *directives) apply(name, val string, quoted bool) {
 		d.flags |= ccNoStore
 	case "no-cache":
 		if val != "" || quoted {
-			// A qualified no-cache still forbids reuse of the named fields
-			// without revalidation; the safe reading is "revalidate".
+			// A qualified no-cache forbids reusing only the named fields:
+			// the response is stored without them (RFC 9111 5.2.2.4).
 			d.flags |= ccNoCacheFields
 			d.noCacheFields = append(d.noCacheFields, fieldList(val)...)
 			return

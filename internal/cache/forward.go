@@ -247,7 +247,12 @@ func storedHeader(src http.Header, cc *directives, respT time.Time) http.Header 
 		}
 		h[k] = append([]string(nil), v...)
 	}
+	// private="F" and no-cache="F" name fields a shared cache must not
+	// reuse: the response is kept without them.
 	for _, f := range cc.privateFields {
+		delete(h, http.CanonicalHeaderKey(f))
+	}
+	for _, f := range cc.noCacheFields {
 		delete(h, http.CanonicalHeaderKey(f))
 	}
 	if len(h["Date"]) == 0 {

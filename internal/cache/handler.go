@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -121,7 +122,7 @@ const (
 func decide(e *Entry, reqCC *directives, now time.Time) use {
 	p := e.prep()
 	age := e.currentAge(now)
-	if p.cc.has(ccNoCache|ccNoCacheFields) || reqCC.has(ccNoCache) {
+	if p.cc.has(ccNoCache) || reqCC.has(ccNoCache) {
 		return useValidate
 	}
 	if reqCC.maxAge != unset && age > secs(reqCC.maxAge) {
@@ -159,11 +160,14 @@ func staleIfError(e *Entry, reqCC *directives, now time.Time) bool {
 
 func secs(n int64) time.Duration { return time.Duration(n) * time.Second }
 
-// hasToken reports whether a comma separated header holds tok.
+// hasToken reports whether a comma separated header holds tok as one of
+// its elements (case-insensitive).
 func hasToken(lines []string, tok string) bool {
 	for _, l := range lines {
-		for i := 0; i+len(tok) <= len(l); i++ {
-			if equalFoldASCII(l[i:i+len(tok)], tok) {
+		for l != "" {
+			var el string
+			el, l, _ = strings.Cut(l, ",")
+			if equalFoldASCII(strings.TrimSpace(el), tok) {
 				return true
 			}
 		}

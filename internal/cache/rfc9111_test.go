@@ -423,3 +423,33 @@ func TestConditionalRequestOnAMissIsStoredAndAnswered304(t *testing.T) {
 		t.Fatalf("got %d %q hit=%v, want the stored 200", got.status, got.body, isHit(got))
 	}
 }
+
+func TestRFC9111_5_2_2_4_QualifiedNoCacheStoresWithoutTheNamedFields(t *testing.T) {
+	h := newHarness(t, nil)
+	h.serve(200, "x", "Cache-Control", `max-age=3600, no-cache="A, B"`, "A", "1", "B", "2", "C", "3")
+	h.get("/q")
+	got := h.get("/q")
+	if !isHit(got) {
+		t.Fatal("a qualified no-cache forced revalidation")
+	}
+	if got.header.Get("A") != "" || got.header.Get("B") != "" || got.header.Get("C") != "3" {
+		t.Fatalf("got A=%q B=%q C=%q; want A and B dropped, C kept", got.header.Get("A"), got.header.Get("B"), got.header.Get("C"))
+	}
+}
+
+func TestRFC9111_4_1_VaryWithStarAmongOthersIsNotStored(t *testing.T) {
+	h := newHarness(t, nil)
+	h.serve(200, "x", "Cache-Control", "max-age=100", "Vary", "Accept, *")
+	h.get("/v")
+	h.get("/v")
+	h.expectHits(2, "Vary listing *")
+}
+
+func TestRFC9111_5_2_QuotedMaxAgeInAnExtensionIsIgnored(t *testing.T) {
+	h := newHarness(t, nil)
+	h.serve(200, "x", "Cache-Control", `extension="max-age=3600", max-age=1`)
+	h.get("/e")
+	h.clock.Advance(2 * time.Second)
+	h.get("/e")
+	h.expectHits(2, "max-age inside a quoted string")
+}

@@ -49,7 +49,7 @@ func storable(req http.Header, reqCC *directives, status int, h http.Header, cc 
 		return false, "no-store"
 	case cc.has(ccPrivate):
 		return false, "private"
-	case h.Get("Vary") == "*":
+	case hasToken(h["Vary"], "*"):
 		return false, "vary-star"
 	}
 	explicit := cc.has(ccPublic) || cc.sMaxAge != unset
