@@ -11,7 +11,7 @@ import (
 // one key are coalesced: the first request goes upstream and streams to
 // its client while the response is stored; the others wait for it
 // (bounded by coalesceWait) and are answered from the stored entry.
-func (rt *Route) miss(w http.ResponseWriter, r *http.Request, url, key string, reqCC *directives, pair statusPair) {
+func (rt *Route) miss(w http.ResponseWriter, r *http.Request, url, key string, reqCC directives, pair statusPair) {
 	if r.Method != http.MethodGet || len(r.Header["Range"]) > 0 || reqCC.flags != 0 {
 		rt.fetchOne(w, r, url, key, reqCC, pair)
 		return
@@ -51,14 +51,14 @@ func selects(e *Entry, key string, r *http.Request) bool {
 
 // fetchOne sends r upstream once, streams the answer to w and stores it
 // when RFC 9111 section 3 allows. It returns the stored entry, or nil.
-func (rt *Route) fetchOne(w http.ResponseWriter, r *http.Request, url, key string, reqCC *directives, pair statusPair) *Entry {
+func (rt *Route) fetchOne(w http.ResponseWriter, r *http.Request, url, key string, reqCC directives, pair statusPair) *Entry {
 	var cc directives
 	store := false
 	reqT := rt.c.now()
 	f := newFetch(w, r, rt.maxObject, func(code int, h http.Header) (fetchMode, []string) {
 		cc = parseCacheControl(h)
 		if r.Method == http.MethodGet {
-			store, _ = storable(r.Header, reqCC, code, h, &cc, rt.defaultTTL)
+			store, _ = storable(r.Header, &reqCC, code, h, &cc, rt.defaultTTL)
 		}
 		if store {
 			return modeStore, pair.stored
@@ -79,7 +79,7 @@ func (rt *Route) fetchOne(w http.ResponseWriter, r *http.Request, url, key strin
 // with e's validators. A 304 refreshes e and answers from it; an error
 // within stale-if-error answers with e as it is; anything else is a new
 // response, handled as a miss. w is nil for a background refresh.
-func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key string, e *Entry, reqCC *directives, pair statusPair) {
+func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key string, e *Entry, reqCC directives, pair statusPair) {
 	var cc directives
 	store, refreshed, staleErr := false, false, 0
 	p := e.prep()
@@ -90,13 +90,13 @@ func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key strin
 		case code == http.StatusNotModified && hasValidators:
 			refreshed = true
 			return modeSwallow, nil
-		case code >= 500 && staleIfError(e, reqCC, rt.c.now()):
+		case code >= 500 && staleIfError(e, &reqCC, rt.c.now()):
 			staleErr = code
 			return modeSwallow, nil
 		}
 		cc = parseCacheControl(h)
 		if r.Method == http.MethodGet {
-			store, _ = storable(r.Header, reqCC, code, h, &cc, rt.defaultTTL)
+			store, _ = storable(r.Header, &reqCC, code, h, &cc, rt.defaultTTL)
 		}
 		if store {
 			return modeStore, pair.stored
@@ -139,8 +139,7 @@ func (rt *Route) refreshInBackground(r *http.Request, url, key string, e *Entry)
 		defer rt.c.bg.Done()
 		defer rt.c.revalidating.Delete(key)
 		defer func() { _ = recover() }() // an aborted upstream body only loses the refresh
-		reqCC := noDirectives
-		rt.validate(nil, bg, url, key, e, &reqCC, pairStale)
+		rt.validate(nil, bg, url, key, e, noDirectives, pairStale)
 	}()
 }
 

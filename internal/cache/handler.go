@@ -49,6 +49,12 @@ func (rt *Route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else if hasToken(r.Header["Pragma"], "no-cache") {
 		reqCC.flags |= ccNoCache
 	}
+	if e := rt.fastHit(r); e != nil {
+		if now := rt.c.now(); decide(e, &reqCC, now) == useFresh {
+			serveEntry(w, r, e, now, statusHit)
+			return
+		}
+	}
 	ctx := r.Context()
 	url, key := rt.keys(r)
 	e, varyMiss := rt.lookup(ctx, key, r)
@@ -61,7 +67,7 @@ func (rt *Route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if varyMiss {
 			pair = pairVary
 		}
-		rt.miss(w, r, url, key, &reqCC, pair)
+		rt.miss(w, r, url, key, reqCC, pair)
 		return
 	}
 	now := rt.c.now()
@@ -85,7 +91,7 @@ func (rt *Route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if reqCC.has(ccNoCache) {
 		pair = pairRequest
 	}
-	rt.validate(w, r, url, key, e, &reqCC, pair)
+	rt.validate(w, r, url, key, e, reqCC, pair)
 }
 
 func onlyIfCached(w http.ResponseWriter) {

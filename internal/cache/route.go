@@ -30,6 +30,10 @@ type Route struct {
 
 	purge      bool
 	purgeAllow []netip.Prefix
+
+	// plainKey: the key is host, path and query as sent, so a hit can be
+	// looked up without building it (fastHit).
+	plainKey bool
 }
 
 // NewRoute builds the cache handler for a route with cache options cfg,
@@ -60,6 +64,8 @@ func (c *Cache) NewRoute(cfg *config.RouteCache, next http.Handler) (*Route, err
 	for _, h := range cfg.Bypass.Headers {
 		rt.bypassHeaders = append(rt.bypassHeaders, http.CanonicalHeaderKey(h))
 	}
+	rt.plainKey = len(rt.keyHeaders) == 0 && len(rt.keyCookies) == 0 &&
+		rt.query == "keep" && len(rt.ignoreParams) == 0
 	if cfg.Purge != nil {
 		rt.purge = true
 		for _, p := range cfg.Purge.Allow {

@@ -51,3 +51,18 @@ func TestObjectOverAnEighthOfTheBudgetIsNotKept(t *testing.T) {
 		t.Error("an object over budget/8 was stored")
 	}
 }
+
+func TestGetBytesFindsWhatGetFinds(t *testing.T) {
+	ctx := context.Background()
+	s := New(1 << 20)
+	e := storetest.Entry("example.com/b", 10)
+	if err := s.Put(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.GetBytes([]byte(e.Key)); got != e {
+		t.Fatalf("GetBytes: got %v, want the stored entry", got)
+	}
+	if got := s.GetBytes([]byte("example.com/none\x00")); got != nil {
+		t.Fatalf("GetBytes of a missing key: got %v", got)
+	}
+}
