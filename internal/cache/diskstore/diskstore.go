@@ -166,7 +166,8 @@ func (s *Store) Put(_ context.Context, e *cache.Entry) error {
 	}
 	size := int64(len(b))
 	if size > s.max/8 {
-		return nil
+		// Not kept; an older entry under the key must not outlive it.
+		return s.Delete(context.Background(), e.Key)
 	}
 	p := s.fileOf(e.Key)
 	if err := s.write(p, b); err != nil {
