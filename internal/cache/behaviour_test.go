@@ -143,6 +143,35 @@ func TestStaleIfErrorCoversADeadUpstream(t *testing.T) {
 	}
 }
 
+func TestRFC9111_4_2_4_StaleServedWhenTheOriginIsUnreachable(t *testing.T) {
+	tests := []struct {
+		cc    string
+		stale bool
+	}{
+		{"max-age=1", true},
+		{"max-age=1, must-revalidate", false},
+		{"max-age=1, proxy-revalidate", false},
+		{"s-maxage=1", false},
+		{"no-cache, max-age=1", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cc, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.serve(200, "good", "Cache-Control", tt.cc)
+			h.get("/u")
+			h.clock.Advance(10 * time.Second)
+			h.origin.srv.Close()
+			got := h.get("/u")
+			if tt.stale && (got.status != 200 || got.body != "good") {
+				t.Fatalf("got %d %q, want the stale entry", got.status, got.body)
+			}
+			if !tt.stale && got.status != http.StatusBadGateway {
+				t.Fatalf("got %d, want 502: %s forbids serving stale", got.status, tt.cc)
+			}
+		})
+	}
+}
+
 func TestRFC9111_4_4_UnsafeMethodsInvalidate(t *testing.T) {
 	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
 		t.Run(m, func(t *testing.T) {

@@ -81,7 +81,7 @@ func (rt *Route) fetchOne(w http.ResponseWriter, r *http.Request, url, key strin
 // response, handled as a miss. w is nil for a background refresh.
 func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key string, e *Entry, reqCC directives, pair statusPair) {
 	var cc directives
-	store, refreshed, staleErr := false, false, 0
+	store, refreshed, staleErr, staleWhy := false, false, 0, 
 	p := e.prep()
 	hasValidators := p.etag != "" || p.hasLM
 	reqT := rt.c.now()
@@ -91,7 +91,10 @@ func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key strin
 			refreshed = true
 			return modeSwallow, nil
 		case code >= 500 && staleIfError(e, &reqCC, rt.c.now()):
-			staleErr = code
+			staleErr, staleWhy = code, "stale-if-error"
+			return modeSwallow, nil
+		case (code == http.StatusBadGateway || code == http.StatusGatewayTimeout) && staleOnDisconnect(e, &reqCC):
+			staleErr, staleWhy = code, "origin-unreachable"
 			return modeSwallow, nil
 		}
 		cc = parseCacheControl(h)
@@ -119,7 +122,7 @@ func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key strin
 		}
 	case staleErr != 0:
 		if w != nil {
-			serveEntry(w, r, e, rt.c.now(), statusStaleError(staleErr))
+			serveEntry(w, r, e, rt.c.now(), statusStaleError(staleErr, staleWhy))
 		}
 	case store && f.complete():
 		rt.store(r, url, key, f, &cc, reqT, rt.c.now())

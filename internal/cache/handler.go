@@ -164,6 +164,16 @@ func staleIfError(e *Entry, reqCC *directives, now time.Time) bool {
 		reqCC.sie != unset && staleness <= secs(reqCC.sie)
 }
 
+// staleOnDisconnect is RFC 9111 section 4.2.4: a cache that cannot reach
+// the origin (the proxy answered 502 or 504) may serve a stale entry,
+// unless the response forbids serving it stale or the request insists
+// on validation.
+func staleOnDisconnect(e *Entry, reqCC *directives) bool {
+	p := e.prep()
+	return !p.cc.has(ccMustRevalidate|ccProxyRevalidate|ccNoCache) && p.cc.sMaxAge == unset &&
+		!reqCC.has(ccNoCache)
+}
+
 func secs(n int64) time.Duration { return time.Duration(n) * time.Second }
 
 // hasToken reports whether a comma separated header holds tok as one of

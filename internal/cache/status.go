@@ -27,10 +27,10 @@ var (
 	statusNoCached   = []string{"Portico; fwd=miss; detail=only-if-cached"}
 )
 
-// statusStaleError is sent when stale-if-error answered for a failing
-// upstream; it names the upstream's status.
-func statusStaleError(code int) []string {
-	return []string{"Portico; fwd=stale; fwd-status=" + strconv.Itoa(code) + "; detail=stale-if-error"}
+// statusStaleError is sent when a stale entry answered for a failing
+// upstream; it names the upstream's status and why stale was allowed.
+func statusStaleError(code int, why string) []string {
+	return []string{"Portico; fwd=stale; fwd-status=" + strconv.Itoa(code) + "; detail=" + why}
 }
 
 // ageValues holds the Age header values for the first hour, made once, so
