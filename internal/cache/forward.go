@@ -81,7 +81,7 @@ func (rt *Route) fetchOne(w http.ResponseWriter, r *http.Request, url, key strin
 // response, handled as a miss. w is nil for a background refresh.
 func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key string, e *Entry, reqCC directives, pair statusPair) {
 	var cc directives
-	store, refreshed, staleErr, staleWhy := false, false, 0, 
+	store, refreshed, staleErr, staleWhy := false, false, 0, ""
 	p := e.prep()
 	hasValidators := p.etag != "" || p.hasLM
 	reqT := rt.c.now()
