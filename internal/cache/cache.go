@@ -123,6 +123,9 @@ func (c *Cache) failed(t *tier, op string, err error) {
 // the faster tiers it was not found in. Entries past their Expires are
 // misses.
 func (c *Cache) get(ctx context.Context, key string) *Entry {
+	// A client that leaves mid-lookup must not read as a store failure;
+	// the stores' own timeouts bound the call.
+	ctx = context.WithoutCancel(ctx)
 	now := c.now()
 	for i, t := range c.tiers {
 		if !t.up(now) {
@@ -141,7 +144,9 @@ func (c *Cache) get(ctx context.Context, key string) *Entry {
 			continue
 		}
 		for _, up := range c.tiers[:i] {
-			_ = up.s.Put(ctx, e)
+			if err := up.s.Put(ctx, e); err != nil {
+				c.failed(up, "put", err)
+			}
 		}
 		return e
 	}
@@ -150,6 +155,7 @@ func (c *Cache) get(ctx context.Context, key string) *Entry {
 
 // put writes e to every tier that is up.
 func (c *Cache) put(ctx context.Context, e *Entry) {
+	ctx = context.WithoutCancel(ctx)
 	now := c.now()
 	for _, t := range c.tiers {
 		if !t.up(now) {
