@@ -475,3 +475,20 @@ func TestAbortedUpstreamBodyIsNotStored(t *testing.T) {
 		t.Fatalf("got %q, want a fresh fetch after a torn response", got.body)
 	}
 }
+
+func TestStatsCountWhatHappened(t *testing.T) {
+	h := newHarness(t, nil)
+	h.serve(200, "x", "Cache-Control", "max-age=10", "Etag", `"a"`)
+	h.get("/s") // miss, stored
+	h.get("/s") // hit
+	h.get("/s", "Cache-Control", "max-stale")
+	h.clock.Advance(20 * time.Second)
+	h.serve(http.StatusNotModified, "", "Etag", `"a"`)
+	h.get("/s")                     // revalidated
+	h.do(http.MethodPost, "/other") // bypassed
+	got := h.cache.Stats()
+	want := cache.Stats{Hits: 2, Misses: 1, Revalidated: 1, Bypassed: 1, Stored: 1}
+	if got != want {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+}

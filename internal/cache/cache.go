@@ -40,6 +40,7 @@ type Cache struct {
 	revalidating sync.Map
 	stop         context.CancelFunc
 	bg           sync.WaitGroup
+	counters     counters
 }
 
 // tier is one store with its failure state. A store that fails is skipped
@@ -111,6 +112,7 @@ func (t *tier) up(now time.Time) bool { return now.UnixNano() >= t.downUntil.Loa
 
 // failed marks the tier down for a while and logs, rate limited.
 func (c *Cache) failed(t *tier, op string, err error) {
+	c.counters.storeErrors.Add(1)
 	now := c.now()
 	t.downUntil.Store(now.Add(tierBackoff).UnixNano())
 	last := t.lastLog.Load()
@@ -191,6 +193,7 @@ func (c *Cache) Purge(ctx context.Context, p Purge) (removed int, err error) {
 		return 0, err
 	}
 	removed, err = c.purgeLocal(ctx, p, true)
+	c.counters.purged.Add(uint64(removed))
 	if c.bus != nil {
 		msg, _ := json.Marshal(purgeMessage{From: c.id, Purge: p})
 		if perr := c.bus.Publish(ctx, msg); perr != nil {

@@ -30,6 +30,7 @@ func (rt *Route) miss(w http.ResponseWriter, r *http.Request, url, key string, r
 	select {
 	case <-c.done:
 		if c.e != nil && selects(c.e, key, r) {
+			rt.c.counters.collapsed.Add(1)
 			serveEntry(w, r, c.e, rt.c.now(), statusCollapsed)
 			return
 		}
@@ -112,6 +113,7 @@ func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key strin
 	}
 	switch {
 	case refreshed:
+		rt.c.counters.revalidated.Add(1)
 		ne := rt.refresh(r.Context(), e, f.hdr, reqT, rt.c.now())
 		if w != nil {
 			// A cookie set with the 304 is this client's, never stored.
@@ -121,6 +123,7 @@ func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key strin
 			serveEntry(w, r, ne, rt.c.now(), statusRevalid)
 		}
 	case staleErr != 0:
+		rt.c.counters.staleHits.Add(1)
 		if w != nil {
 			serveEntry(w, r, e, rt.c.now(), statusStaleError(staleErr, staleWhy))
 		}
@@ -189,6 +192,7 @@ func (rt *Route) store(r *http.Request, url, key string, f *fetch, cc *directive
 	}
 	e.prep()
 	rt.c.put(ctx, e)
+	rt.c.counters.stored.Add(1)
 	return e
 }
 

@@ -40,6 +40,7 @@ func (rt *Route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if rt.bypassed(r) {
 		w.Header()["Cache-Status"] = statusBypass
+		rt.c.counters.bypassed.Add(1)
 		rt.next.ServeHTTP(w, r)
 		return
 	}
@@ -51,6 +52,7 @@ func (rt *Route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if e := rt.fastHit(r); e != nil {
 		if now := rt.c.now(); decide(e, &reqCC, now) == useFresh {
+			rt.c.counters.hits.Add(1)
 			serveEntry(w, r, e, now, statusHit)
 			return
 		}
@@ -67,18 +69,22 @@ func (rt *Route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if varyMiss {
 			pair = pairVary
 		}
+		rt.c.counters.misses.Add(1)
 		rt.miss(w, r, url, key, reqCC, pair)
 		return
 	}
 	now := rt.c.now()
 	switch decide(e, &reqCC, now) {
 	case useFresh:
+		rt.c.counters.hits.Add(1)
 		serveEntry(w, r, e, now, statusHit)
 		return
 	case useStale:
+		rt.c.counters.staleHits.Add(1)
 		serveEntry(w, r, e, now, statusHitStale)
 		return
 	case useSWR:
+		rt.c.counters.staleHits.Add(1)
 		serveEntry(w, r, e, now, statusHitSWR)
 		rt.refreshInBackground(r, url, key, e)
 		return

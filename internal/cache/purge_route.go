@@ -15,6 +15,7 @@ import (
 // Content-Location (RFC 9111 section 4.4).
 func (rt *Route) serveUnsafe(w http.ResponseWriter, r *http.Request) {
 	w.Header()["Cache-Status"] = statusMethod
+	rt.c.counters.bypassed.Add(1)
 	sw := &statusWriter{ResponseWriter: w}
 	rt.next.ServeHTTP(sw, r)
 	if sw.status < 200 || sw.status >= 400 {
