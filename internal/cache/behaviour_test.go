@@ -492,3 +492,54 @@ func TestStatsCountWhatHappened(t *testing.T) {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
 }
+
+func TestRFC9111_4_3_5_HEADWithTheStoredValidatorsFreshensTheEntry(t *testing.T) {
+	h := newHarness(t, nil)
+	h.serve(200, "body", "Cache-Control", "max-age=1", "Etag", `"h"`, "X-V", "1")
+	h.get("/head")
+	h.clock.Advance(5 * time.Second)
+	h.serve(200, "", "Cache-Control", "max-age=100", "Etag", `"h"`, "X-V", "2")
+	h.do(http.MethodHead, "/head")
+	got := h.get("/head")
+	if !isHit(got) || got.body != "body" || got.header.Get("X-V") != "2" {
+		t.Fatalf("got %q hit=%v X-V=%q; want the stored body, freshened by the HEAD", got.body, isHit(got), got.header.Get("X-V"))
+	}
+}
+
+func TestConcurrentRevalidationsOfOneStaleEntryMakeOneUpstreamRequest(t *testing.T) {
+	h := newHarness(t, nil)
+	h.serve(200, "v1", "Cache-Control", "max-age=1", "Etag", `"1"`)
+	h.get("/st")
+	h.clock.Advance(5 * time.Second)
+	release := make(chan struct{})
+	h.origin.set(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		w.Header().Set("Date", h.clock.date(0))
+		w.Header().Set("Cache-Control", "max-age=100")
+		w.Header().Set("Etag", `"1"`)
+		w.WriteHeader(http.StatusNotModified)
+	})
+	const n = 20
+	var wg sync.WaitGroup
+	bodies := make([]string, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bodies[i] = h.get("/st").body
+		}()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for h.hits() < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	for i, b := range bodies {
+		if b != "v1" {
+			t.Fatalf("client %d got %q", i, b)
+		}
+	}
+	h.expectHits(2, "one fetch and one revalidation")
+}

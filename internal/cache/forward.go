@@ -80,7 +80,7 @@ func (rt *Route) fetchOne(w http.ResponseWriter, r *http.Request, url, key strin
 // with e's validators. A 304 refreshes e and answers from it; an error
 // within stale-if-error answers with e as it is; anything else is a new
 // response, handled as a miss. w is nil for a background refresh.
-func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key string, e *Entry, reqCC directives, pair statusPair) {
+func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key string, e *Entry, reqCC directives, pair statusPair) (fresh *Entry) {
 	var cc directives
 	store, refreshed, staleErr, staleWhy := false, false, 0, ""
 	p := e.prep()
@@ -88,7 +88,10 @@ func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key strin
 	reqT := rt.c.now()
 	f := newFetch(w, r, rt.maxObject, func(code int, h http.Header) (fetchMode, []string) {
 		switch {
-		case code == http.StatusNotModified && hasValidators:
+		case code == http.StatusNotModified && hasValidators,
+			// A 200 to HEAD with the stored validators freshens the stored
+			// GET response like a 304 (RFC 9111 section 4.3.5).
+			r.Method == http.MethodHead && code == http.StatusOK && sameValidators(e, h):
 			refreshed = true
 			return modeSwallow, nil
 		case code >= 500 && staleIfError(e, &reqCC, rt.c.now()):
@@ -122,14 +125,57 @@ func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key strin
 			}
 			serveEntry(w, r, ne, rt.c.now(), statusRevalid)
 		}
+		return ne
 	case staleErr != 0:
 		rt.c.counters.staleHits.Add(1)
 		if w != nil {
 			serveEntry(w, r, e, rt.c.now(), statusStaleError(staleErr, staleWhy))
 		}
 	case store && f.complete():
-		rt.store(r, url, key, f, &cc, reqT, rt.c.now())
+		return rt.store(r, url, key, f, &cc, reqT, rt.c.now())
 	}
+	return nil
+}
+
+// sameValidators reports whether a response head carries e's validators.
+func sameValidators(e *Entry, h http.Header) bool {
+	p := e.prep()
+	if p.etag != "" {
+		return h.Get("Etag") == p.etag
+	}
+	lm := e.Header.Get("Last-Modified")
+	return lm != "" && h.Get("Last-Modified") == lm
+}
+
+// validateShared is validate with coalescing: of concurrent plain GETs
+// that find the same stale entry, one asks upstream and the others are
+// answered from what it brings back, when that is fresh for them.
+func (rt *Route) validateShared(w http.ResponseWriter, r *http.Request, url, key string, e *Entry, reqCC directives, pair statusPair) {
+	if r.Method != http.MethodGet || len(r.Header["Range"]) > 0 || reqCC.flags != 0 {
+		rt.validate(w, r, url, key, e, reqCC, pair)
+		return
+	}
+	c, leader := rt.c.flight.join("\x01" + key)
+	if leader {
+		var fresh *Entry
+		defer func() { rt.c.flight.finish("\x01"+key, c, fresh) }()
+		fresh = rt.validate(w, r, url, key, e, reqCC, pair)
+		return
+	}
+	timer := time.NewTimer(coalesceWait)
+	defer timer.Stop()
+	select {
+	case <-c.done:
+		if now := rt.c.now(); c.e != nil && selects(c.e, key, r) && decide(c.e, &reqCC, now) == useFresh {
+			rt.c.counters.collapsed.Add(1)
+			serveEntry(w, r, c.e, now, statusCollapsedStale)
+			return
+		}
+	case <-timer.C:
+	case <-r.Context().Done():
+		return
+	}
+	rt.validate(w, r, url, key, e, reqCC, pair)
 }
 
 // refreshInBackground revalidates e once, off the request's goroutine, for

@@ -97,7 +97,7 @@ func (rt *Route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if reqCC.has(ccNoCache) {
 		pair = pairRequest
 	}
-	rt.validate(w, r, url, key, e, reqCC, pair)
+	rt.validateShared(w, r, url, key, e, reqCC, pair)
 }
 
 func onlyIfCached(w http.ResponseWriter) {

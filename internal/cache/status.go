@@ -17,14 +17,16 @@ var (
 	statusVaryStored = []string{"Portico; fwd=vary-miss; stored"}
 	statusVaryMiss   = []string{"Portico; fwd=vary-miss"}
 	statusCollapsed  = []string{"Portico; fwd=uri-miss; collapsed"}
-	statusReqStored  = []string{"Portico; fwd=request; stored"}
-	statusRequest    = []string{"Portico; fwd=request"}
-	statusStale      = []string{"Portico; fwd=stale; stored"}
-	statusStalePass  = []string{"Portico; fwd=stale"}
-	statusRevalid    = []string{"Portico; fwd=stale; fwd-status=304"}
-	statusBypass     = []string{"Portico; fwd=bypass"}
-	statusMethod     = []string{"Portico; fwd=method"}
-	statusNoCached   = []string{"Portico; fwd=miss; detail=only-if-cached"}
+	// statusCollapsedStale: answered from another request's revalidation.
+	statusCollapsedStale = []string{"Portico; fwd=stale; collapsed"}
+	statusReqStored      = []string{"Portico; fwd=request; stored"}
+	statusRequest        = []string{"Portico; fwd=request"}
+	statusStale          = []string{"Portico; fwd=stale; stored"}
+	statusStalePass      = []string{"Portico; fwd=stale"}
+	statusRevalid        = []string{"Portico; fwd=stale; fwd-status=304"}
+	statusBypass         = []string{"Portico; fwd=bypass"}
+	statusMethod         = []string{"Portico; fwd=method"}
+	statusNoCached       = []string{"Portico; fwd=miss; detail=only-if-cached"}
 )
 
 // statusStaleError is sent when a stale entry answered for a failing
