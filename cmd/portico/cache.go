@@ -30,6 +30,7 @@ func newCache(cfg *config.Config, log *slog.Logger) (*cache.Cache, error) {
 		}
 	}
 	if cfg.Cluster != nil && cfg.Cluster.Redis != nil {
+		redisstore.QuietClientLog()
 		r := cfg.Cluster.Redis
 		rs := redisstore.New(redisstore.Options{Addr: r.Addr, Password: r.Password, DB: r.DB,
 			DialTimeout: r.DialTimeout, ReadTimeout: r.ReadTimeout, WriteTimeout: r.WriteTimeout})

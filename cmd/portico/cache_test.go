@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -76,5 +77,38 @@ func TestUnusableDiskCacheStartsWithMemoryOnly(t *testing.T) {
 		if res.StatusCode != 200 {
 			t.Fatalf("status %d", res.StatusCode)
 		}
+	}
+}
+
+// TestRedisDownAtStartIsNoErrorToClients: a configured Redis that is not
+// there leaves a local cache; requests are answered and cached.
+func TestRedisDownAtStartIsNoErrorToClients(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close() // nothing listens there now
+	var hits atomic.Int64
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "ok")
+	}))
+	defer backend.Close()
+	_, base, _ := testInstance(t, "listeners:\n  - addr: \"127.0.0.1:0\"\nroutes:\n  - match: /\n    proxy: \""+
+		backend.URL+"\"\n    cache: true\ncluster:\n  redis: \""+dead+"\"\n")
+	for i := range 3 {
+		res, err := http.Get(base + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("request %d: status %d", i, res.StatusCode)
+		}
+	}
+	if n := hits.Load(); n != 1 {
+		t.Fatalf("backend saw %d requests, want 1: the memory tier works without Redis", n)
 	}
 }

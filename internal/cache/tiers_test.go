@@ -36,6 +36,11 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+func TestMain(m *testing.M) {
+	redisstore.QuietClientLog() // as cmd/portico does: the cache logs failures itself
+	os.Exit(m.Run())
+}
+
 func redisOpts(addr string) redisstore.Options {
 	return redisstore.Options{Addr: addr, DialTimeout: 200 * time.Millisecond,
 		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond}

@@ -196,3 +196,13 @@ func globEscape(s string) string {
 	}
 	return b.String()
 }
+
+// QuietClientLog stops the Redis client library from printing its own
+// lines (one per failed dial, unbounded while Redis is down). The cache
+// logs store failures itself, at most once per period. The library's
+// logger is process-wide, so cmd/portico calls this once at start.
+func QuietClientLog() { redis.SetLogger(discardLogger{}) }
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(context.Context, string, ...any) {}
