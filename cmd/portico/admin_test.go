@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portico-proxy/portico/internal/admin"
+	"github.com/portico-proxy/portico/internal/cache/storetest"
 	"github.com/portico-proxy/portico/internal/upstream"
 )
 
@@ -144,4 +147,77 @@ func mustRead(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func TestAdminPurgeReachesEveryInstanceOverRedis(t *testing.T) {
+	redisAddr, _ := storetest.StartRedis(t)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Cache-Tag", "news")
+		io.WriteString(w, "article")
+	}))
+	t.Cleanup(origin.Close)
+	yaml := fmt.Sprintf(`admin: {addr: "127.0.0.1:0"}
+listeners:
+  - addr: "127.0.0.1:0"
+cluster: {redis: %q}
+routes:
+  - match: /
+    cache: true
+    proxy: %q
+`, redisAddr, origin.URL)
+	type node struct {
+		inst *instance
+		url  string
+	}
+	var nodes []node
+	for range 2 {
+		inst, url, _ := testInstance(t, yaml)
+		nodes = append(nodes, node{inst, url})
+	}
+	cacheStatus := func(url string) string {
+		t.Helper()
+		res, err := http.Get(url + "/article")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.Header.Get("Cache-Status")
+	}
+	for _, n := range nodes {
+		cacheStatus(n.url)
+		if s := cacheStatus(n.url); !strings.Contains(s, "hit") {
+			t.Fatalf("second request: Cache-Status %q, want a hit", s)
+		}
+	}
+
+	code, body := adminPost(t, nodes[0].inst, "/api/cache/purge", `{"tag": "news"}`)
+	if code != 200 || !strings.Contains(body, `"removed"`) {
+		t.Fatalf("purge: got %d %s", code, body)
+	}
+	if s := cacheStatus(nodes[0].url); strings.Contains(s, "hit") {
+		t.Errorf("instance a after purge: Cache-Status %q, want a miss", s)
+	}
+	// The purge travels over Redis pub/sub: a bounded wait for instance b.
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Contains(cacheStatus(nodes[1].url), "hit") {
+		if time.Now().After(deadline) {
+			t.Fatal("instance b still serves the purged entry after 5s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	_, body = adminCall(t, nodes[0].inst, "GET", "/api/cache")
+	var st struct {
+		Hits, Purged uint64
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil || st.Hits == 0 || st.Purged == 0 {
+		t.Errorf("GET /api/cache: got %s (%v), want hits and purged counted", body, err)
+	}
+	for _, bad := range []string{`{}`, `{"url": "/a", "tag": "b"}`, `{"path": "/a"}`, `[`} {
+		if code, body := adminPost(t, nodes[0].inst, "/api/cache/purge", bad); code != http.StatusBadRequest {
+			t.Errorf("purge %s: got %d %s, want 400", bad, code, body)
+		}
+	}
 }

@@ -81,8 +81,14 @@ func start(cfg *config.Config, log *slog.Logger, load func() (*config.Config, er
 	in := &instance{log: log, cur: &listener.Current{}, load: load, errs: make(chan error, len(cfg.Listeners)+1),
 		shared:  router.Shared{RequestIDs: middleware.NewRequestIDs(), Stdout: stdout, Drains: upstream.NewDrainSet()},
 		started: time.Now()}
+	c, err := newCache(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	in.shared.Cache = c
 	gen, err := router.Build(cfg, in.shared)
 	if err != nil {
+		c.Close()
 		return nil, err
 	}
 	in.cur.Swap(gen)
@@ -92,6 +98,7 @@ func start(cfg *config.Config, log *slog.Logger, load func() (*config.Config, er
 		if err != nil {
 			in.closeListeners()
 			gen.Retire()
+			c.Close()
 			return nil, err
 		}
 		in.servers = append(in.servers, s)
@@ -130,6 +137,7 @@ func (in *instance) startAdmin(addr string) error {
 		Reload:       in.reload,
 		Status:       in.status,
 		Certificates: in.certificates,
+		Cache:        in.shared.Cache,
 	}, in.log)
 	if err != nil {
 		return err
@@ -186,6 +194,9 @@ func (in *instance) reload() (err error) {
 	if !sameAdmin(old.Config.Admin, cfg.Admin) {
 		in.log.Warn("reload: admin address changes need a restart; keeping the running one")
 		cfg.Admin = old.Config.Admin
+	}
+	if changed := cacheChanged(old.Config, cfg); changed != "" {
+		in.log.Warn("reload: cache store changes need a restart; the running stores are kept", "change", changed)
 	}
 	gen, err := router.Build(cfg, in.shared)
 	if err != nil {
@@ -247,6 +258,9 @@ func (in *instance) shutdown() {
 	wg.Wait()
 	in.served.Wait()
 	in.cur.Load().Retire()
+	if in.shared.Cache != nil {
+		_ = in.shared.Cache.Close()
+	}
 }
 
 // catchSignals starts listening for the control signals. Call it before

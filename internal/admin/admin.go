@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portico-proxy/portico/internal/cache"
 	"github.com/portico-proxy/portico/internal/listener"
 	"github.com/portico-proxy/portico/internal/router"
 )
@@ -31,6 +32,8 @@ type Sources struct {
 	Status func() Status
 	// Certificates lists the certificates of every TLS listener.
 	Certificates func() []listener.CertInfo
+	// Cache is the process's HTTP cache, for counters and purges.
+	Cache *cache.Cache
 }
 
 // Status is the answer of GET /api/status.
@@ -109,6 +112,9 @@ func Handler(src Sources) http.Handler {
 			writeJSON(w, http.StatusOK, routesOf(src.Generation()))
 		})
 		upstreamRoutes(mux, src.Generation)
+	}
+	if src.Cache != nil {
+		cacheRoutes(mux, src.Cache)
 	}
 	if src.Certificates != nil {
 		mux.HandleFunc("GET /api/certificates", func(w http.ResponseWriter, _ *http.Request) {

@@ -20,7 +20,7 @@ func (r *Route) decode(d *decoder, n ast.Node, path string) {
 		{"headers", func(n ast.Node, p string) { r.Headers = new(Headers); r.Headers.decode(d, n, p) }},
 		{"hsts", func(n ast.Node, p string) { r.HSTS = decodeHSTS(d, n, p) }},
 		{"rate_limit", func(n ast.Node, p string) { r.RateLimit = d.unsupported(n, p) }},
-		{"cache", func(n ast.Node, p string) { r.Cache = d.unsupported(n, p) }},
+		{"cache", func(n ast.Node, p string) { r.Cache = decodeRouteCache(d, n, p) }},
 		{"compress", func(n ast.Node, p string) { r.Compress = decodeCompress(d, n, p) }},
 		{"ip_filter", func(n ast.Node, p string) { r.IPFilter = d.unsupported(n, p) }},
 	})

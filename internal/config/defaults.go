@@ -70,6 +70,17 @@ func DefaultBalanceFor(n int) string {
 // DefaultHealthStatus is the passing status range of health checks.
 func DefaultHealthStatus() (lo, hi int) { return 200, 399 }
 
+// Cache defaults (docs/cache.md).
+const (
+	DefaultCacheMemory       = 256 << 20
+	DefaultCacheDiskMax      = 10 << 30
+	DefaultCacheMaxObject    = 8 << 20
+	DefaultCacheQuery        = "keep"
+	DefaultRedisDialTimeout  = 500 * time.Millisecond
+	DefaultRedisReadTimeout  = 250 * time.Millisecond
+	DefaultRedisWriteTimeout = 250 * time.Millisecond
+)
+
 // ApplyDefaults replaces zero values with the documented defaults. It is
 // idempotent, and Parse calls it before Validate, so a zero in a loaded
 // Config never means "unset".
@@ -109,7 +120,9 @@ func ApplyDefaults(c *Config) {
 		}
 		r.Static.applyDefaults()
 		r.Compress.applyDefaults()
+		r.Cache.applyDefaults()
 	}
+	applyCacheDefaults(c)
 	setDefault(&c.DrainTimeout, DefaultDrainTimeout)
 	if c.AccessLog != nil {
 		setDefault(&c.AccessLog.Path, DefaultAccessLogPath)

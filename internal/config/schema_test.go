@@ -61,6 +61,14 @@ var schemaKeys = []string{
 	"routes[].compress.levels.zstd",
 	"trusted_proxies", "drain_timeout", "access_log", "access_log.path",
 	"access_log.format", "cache", "cluster", "x-*",
+	"cache.memory", "cache.disk", "cache.disk.path", "cache.disk.max",
+	"cluster.redis", "cluster.redis.addr", "cluster.redis.password", "cluster.redis.db",
+	"cluster.redis.dial_timeout", "cluster.redis.read_timeout", "cluster.redis.write_timeout",
+	"routes[].cache.default_ttl", "routes[].cache.max_object", "routes[].cache.key",
+	"routes[].cache.key.headers", "routes[].cache.key.cookies", "routes[].cache.key.query",
+	"routes[].cache.key.ignore_params", "routes[].cache.bypass", "routes[].cache.bypass.paths",
+	"routes[].cache.bypass.headers", "routes[].cache.bypass.cookies", "routes[].cache.purge",
+	"routes[].cache.purge.allow",
 }
 
 // entryKeys are list elements and user-named entries: positions the
@@ -75,6 +83,9 @@ var entryKeys = []string{
 	"trusted_proxies[]", "listeners[].tls.acme.domains[]", "listeners[].tls.acme.challenges[]",
 	"routes[].static.index[]", "routes[].static.cache_control.*",
 	"routes[].compress.encodings[]", "routes[].compress.types[]",
+	"routes[].cache.key.headers[]", "routes[].cache.key.cookies[]", "routes[].cache.key.ignore_params[]",
+	"routes[].cache.bypass.paths[]", "routes[].cache.bypass.headers[]", "routes[].cache.bypass.cookies[]",
+	"routes[].cache.purge.allow[]",
 }
 
 func keyPattern(p string) *regexp.Regexp {

@@ -33,11 +33,8 @@ type Config struct {
 
 	AccessLog *AccessLog // nil means no access log
 
-	// Features described in DESIGN.md whose implementation lands in later
-	// releases. They are parsed so that the loader can say "not available
-	// yet" at their line instead of "unknown key".
-	Cache   *Unsupported
-	Cluster *Unsupported
+	Cache   *CacheStores // nil: a memory cache with defaults
+	Cluster *Cluster     // nil: no shared state
 
 	// pos maps key paths ("routes[0].match.path") to where they were
 	// written, so Validate can point at a line without a Pos field on every
@@ -171,7 +168,7 @@ type Route struct {
 	HSTS    *HSTS // Strict-Transport-Security on TLS responses; nil: off
 
 	RateLimit *Unsupported // later release
-	Cache     *Unsupported // later release
+	Cache     *RouteCache
 	Compress  *Compress
 	IPFilter  *Unsupported // later release
 

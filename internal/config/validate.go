@@ -63,8 +63,7 @@ func (c *Config) Validate() error {
 	if a := c.AccessLog; a != nil && a.Format != "" && a.Format != "json" {
 		v.errorf("access_log.format", "unknown format %q; use json", a.Format)
 	}
-	v.unsupported("cache", c.Cache)
-	v.unsupported("cluster", c.Cluster)
+	v.cacheStores()
 	return v.errs.err()
 }
 

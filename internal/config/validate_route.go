@@ -36,7 +36,7 @@ func (v *validator) routes() {
 		v.static(p+".static", r.Static)
 		v.unsupported(p+".aggregate", r.Aggregate)
 		v.unsupported(p+".rate_limit", r.RateLimit)
-		v.unsupported(p+".cache", r.Cache)
+		v.routeCache(p+".cache", r.Cache)
 		v.compress(p+".compress", r.Compress)
 		v.unsupported(p+".ip_filter", r.IPFilter)
 	}

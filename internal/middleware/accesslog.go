@@ -102,6 +102,9 @@ func (a *AccessLog) Wrap(next http.Handler) http.Handler {
 				slog.Float64("duration_ms", float64(a.now().Sub(start).Microseconds())/1000),
 				slog.String("request_id", r.Header.Get(RequestIDHeader)),
 				slog.String("user_agent", r.UserAgent()),
+				// The cache's verdict (RFC 9211 Cache-Status): hit, miss,
+				// stale, bypass; empty on routes without a cache.
+				slog.String("cache", w.Header().Get("Cache-Status")),
 			)
 		}()
 		next.ServeHTTP(rec, r)

@@ -30,13 +30,18 @@ import (
 // then the access log, so that the log line carries the ID and sees the
 // final status of everything inside.
 //
-// ipfilter, ratelimit and cache arrive in later releases; their places
-// are kept here.
+// ipfilter and ratelimit arrive in later releases; their places are kept
+// here. The cache layer is built by package cache, because it holds the
+// process-wide stores; it is handed in here so the order stays in this
+// one place.
 
 // Route builds the middleware chain of one route around its terminal.
-func Route(terminal http.Handler, r *config.Route) (http.Handler, error) {
+// cache is the route's cache layer, nil when the route has none.
+func Route(terminal http.Handler, r *config.Route, cache func(http.Handler) http.Handler) (http.Handler, error) {
 	h := terminal
-	// cache: its place, next to the terminal.
+	if cache != nil {
+		h = cache(h)
+	}
 	if r.Compress != nil {
 		var err error
 		if h, err = Compress(r.Compress, h); err != nil {

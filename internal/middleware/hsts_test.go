@@ -39,7 +39,7 @@ func TestHSTSCanBeRemovedByRouteHeaders(t *testing.T) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
 	route := &config.Route{HSTS: &config.HSTS{MaxAge: time.Hour},
 		Headers: &config.Headers{Response: config.HeaderOps{Remove: []string{"Strict-Transport-Security"}}}}
-	h, err := Route(ok, route)
+	h, err := Route(ok, route, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/portico-proxy/portico/internal/cache"
 	"github.com/portico-proxy/portico/internal/config"
 	"github.com/portico-proxy/portico/internal/middleware"
 	"github.com/portico-proxy/portico/internal/static"
@@ -29,6 +30,7 @@ type Generation struct {
 	accessLog *middleware.AccessLog
 	ownLog    io.Closer
 	handlers  map[string]http.Handler // by listener key
+	cache     *cache.Cache            // from Shared; nil when none was built
 }
 
 // Shared is what outlives generations.
@@ -39,6 +41,9 @@ type Shared struct {
 	// Drains keeps backends marked draining across reloads; nil keeps
 	// the marks for one generation only.
 	Drains *upstream.DrainSet
+	// Cache holds the cache stores; built once per process so a reload
+	// keeps what is cached. Routes with `cache` need it.
+	Cache *cache.Cache
 }
 
 // ListenerKey names a listener inside a generation: its name, or its
@@ -53,7 +58,7 @@ func ListenerKey(l *config.Listener) string {
 // Build makes a generation from a validated config. On error nothing is
 // left running.
 func Build(cfg *config.Config, shared Shared) (_ *Generation, err error) {
-	g := &Generation{Config: cfg, handlers: map[string]http.Handler{}}
+	g := &Generation{Config: cfg, handlers: map[string]http.Handler{}, cache: shared.Cache}
 	defer func() {
 		if err != nil {
 			g.Retire() // the half-built one: pools and files opened so far
@@ -161,7 +166,11 @@ func (g *Generation) buildRoute(r *config.Route, pools map[string]*upstream.Pool
 	default:
 		return nil, errors.New("no terminal (proxy, redirect, respond or static)")
 	}
-	return middleware.Route(terminal, r)
+	layer, err := cacheLayer(g.cache, r)
+	if err != nil {
+		return nil, err
+	}
+	return middleware.Route(terminal, r, layer)
 }
 
 func (g *Generation) openAccessLog(cfg *config.AccessLog, shared Shared) error {

@@ -114,3 +114,14 @@ func TestBuildReportsAnUnwritableAccessLog(t *testing.T) {
 		t.Fatalf("got %v, want an access_log error (a reload keeps the running config)", err)
 	}
 }
+
+func TestCacheRouteWithoutStoresIsABuildError(t *testing.T) {
+	cfg, err := config.Parse("test.yaml", []byte("listeners: [{addr: \"127.0.0.1:0\"}]\nroutes:\n  - match: /\n    proxy: \"http://127.0.0.1:9\"\n    cache: true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Build(cfg, Shared{})
+	if err == nil || !strings.Contains(err.Error(), `route "route[0]": cache: no cache stores`) {
+		t.Fatalf("got %v, want a cache build error naming the route", err)
+	}
+}

@@ -149,9 +149,12 @@ func (p *Proxy) exchange(w http.ResponseWriter, r *http.Request, b *Backend, h *
 		// The backend closed a kept-alive connection as we reused it:
 		// nothing was processed, so try once more on a fresh one.
 		c.nc.Close()
-		if c, err = b.conns.get(ctx); err != nil {
-			return false, p.fail(ctx, b, KindDial, true, err)
+		// A failed redial must not leave c nil for the deferred release.
+		fresh, derr := b.conns.get(ctx)
+		if derr != nil {
+			return false, p.fail(ctx, b, KindDial, true, derr)
 		}
+		c = fresh
 		c.reused = false
 	}
 	if err != nil {

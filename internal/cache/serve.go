@@ -1,0 +1,162 @@
+package cache
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// serveEntry answers r from e: a 304 when r's validators match, a range
+// when r asks for one, no body for HEAD. status is the Cache-Status value.
+func serveEntry(w http.ResponseWriter, r *http.Request, e *Entry, now time.Time, status []string) {
+	p := e.prep()
+	h := w.Header()
+	for _, l := range p.header {
+		h[l.key] = l.vals
+	}
+	h["Age"] = ageHeader(e.currentAge(now))
+	h["Cache-Status"] = status
+	if notModified(r, e, p) {
+		delete(h, "Content-Type")
+		delete(h, "Content-Encoding")
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if e.Status == http.StatusOK && len(r.Header["Range"]) > 0 && rangeApplies(r, p) {
+		serveRange(w, r, e)
+		return
+	}
+	h["Content-Length"] = p.contentLength
+	w.WriteHeader(e.Status)
+	if r.Method != http.MethodHead && len(e.Body) > 0 {
+		_, _ = w.Write(e.Body)
+	}
+}
+
+// notModified evaluates If-None-Match, or else If-Modified-Since, against
+// the stored validators (RFC 9110 sections 13.1.2, 13.1.3 and 13.2.2).
+func notModified(r *http.Request, e *Entry, p *prepared) bool {
+	if e.Status != http.StatusOK {
+		return false
+	}
+	if inm := r.Header["If-None-Match"]; len(inm) > 0 {
+		return p.etag != "" && etagListMatch(inm, p.etag)
+	}
+	ims := r.Header.Get("If-Modified-Since")
+	if ims == "" {
+		return false
+	}
+	t, ok := parseHTTPDate(ims)
+	if !ok {
+		return false
+	}
+	lm := p.lastModified
+	if !p.hasLM {
+		// Without Last-Modified, the Date the response was generated at is
+		// the best known modification time (RFC 9110 section 13.1.3).
+		d, ok := parseHTTPDate(e.Header.Get("Date"))
+		if !ok {
+			return false
+		}
+		lm = d
+	}
+	return !lm.After(t)
+}
+
+// etagListMatch is the weak comparison of If-None-Match.
+func etagListMatch(lines []string, etag string) bool {
+	want := strings.TrimPrefix(etag, "W/")
+	for _, line := range lines {
+		for t := range strings.SplitSeq(line, ",") {
+			t = strings.TrimSpace(t)
+			if t == "*" || strings.TrimPrefix(t, "W/") == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// rangeApplies checks If-Range: the range is served only if the stored
+// representation is the one the client has (strong ETag or exact date).
+func rangeApplies(r *http.Request, p *prepared) bool {
+	ir := r.Header.Get("If-Range")
+	if ir == "" {
+		return true
+	}
+	if strings.HasPrefix(ir, `"`) {
+		return p.etag != "" && !strings.HasPrefix(p.etag, "W/") && ir == p.etag
+	}
+	t, ok := parseHTTPDate(ir)
+	return ok && p.hasLM && t.Equal(p.lastModified)
+}
+
+// serveRange answers a single byte range from the stored body. Several
+// ranges or a malformed header get the whole body, which RFC 9110 section
+// 14.2 allows.
+func serveRange(w http.ResponseWriter, r *http.Request, e *Entry) {
+	h := w.Header()
+	size := int64(len(e.Body))
+	start, end, ok := parseRange(r.Header.Get("Range"), size)
+	switch {
+	case ok && start < 0:
+		h["Content-Range"] = []string{"bytes */" + strconv.FormatInt(size, 10)}
+		h["Content-Length"] = []string{"0"}
+		delete(h, "Content-Type")
+		w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+		return
+	case !ok:
+		h["Content-Length"] = e.prep().contentLength
+		w.WriteHeader(e.Status)
+		if r.Method != http.MethodHead {
+			_, _ = w.Write(e.Body)
+		}
+		return
+	}
+	h["Content-Range"] = []string{"bytes " + strconv.FormatInt(start, 10) + "-" + strconv.FormatInt(end, 10) + "/" + strconv.FormatInt(size, 10)}
+	h["Content-Length"] = []string{strconv.FormatInt(end-start+1, 10)}
+	w.WriteHeader(http.StatusPartialContent)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(e.Body[start : end+1])
+	}
+}
+
+// parseRange reads one "bytes=" range against size. ok with start -1
+// means unsatisfiable; !ok means "ignore the header".
+func parseRange(s string, size int64) (start, end int64, ok bool) {
+	spec, found := strings.CutPrefix(s, "bytes=")
+	if !found || strings.Contains(spec, ",") {
+		return 0, 0, false
+	}
+	a, b, found := strings.Cut(strings.TrimSpace(spec), "-")
+	if !found {
+		return 0, 0, false
+	}
+	if a == "" { // suffix: the last b bytes
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n < 0 {
+			return 0, 0, false
+		}
+		if n == 0 || size == 0 {
+			return -1, 0, true
+		}
+		return max(size-n, 0), size - 1, true
+	}
+	start, err := strconv.ParseInt(a, 10, 64)
+	if err != nil || start < 0 {
+		return 0, 0, false
+	}
+	end = size - 1
+	if b != "" {
+		e, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || e < start {
+			return 0, 0, false
+		}
+		end = min(e, size-1)
+	}
+	if start >= size {
+		return -1, 0, true
+	}
+	return start, end, true
+}
