@@ -45,6 +45,7 @@ type conn struct {
 	s          *Server
 	rwc        net.Conn
 	rf         io.ReaderFrom   // rwc's, for kernel copies; nil if none
+	tcp        *net.TCPConn    // the plain TCP socket under rwc, for writev; nil under TLS
 	raw        syscall.RawConn // for waiting without a read buffer; nil if none
 	remoteAddr string
 	baseCtx    context.Context
@@ -70,10 +71,28 @@ func newConn(s *Server, rwc net.Conn) *conn {
 	}
 	c.rf, _ = rwc.(io.ReaderFrom)
 	c.raw = rawConn(rwc)
+	if c.tlsState == nil {
+		c.tcp = tcpConn(rwc)
+	}
 	c.cr.c, c.cw.c = c, c
 	c.cw.idle = max(s.o.WriteIdleTimeout, 0)
 	c.cw.lastPush = pushNeeded
 	return c
+}
+
+// tcpConn finds the *net.TCPConn under c, through Unwrap methods.
+func tcpConn(c net.Conn) *net.TCPConn {
+	for range 4 {
+		if tc, ok := c.(*net.TCPConn); ok {
+			return tc
+		}
+		u, ok := c.(interface{ Unwrap() net.Conn })
+		if !ok {
+			return nil
+		}
+		c = u.Unwrap()
+	}
+	return nil
 }
 
 // rawConn finds the syscall.RawConn under c, through Unwrap methods.

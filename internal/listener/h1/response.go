@@ -276,6 +276,9 @@ func (w *response) writeBody(p []byte) (int, error) {
 	if err := w.flushPre(); err != nil {
 		return 0, err
 	}
+	if bw := w.c.bw; w.c.tcp != nil && bw.Buffered() > 0 && len(p) > bw.Available() {
+		return w.c.writeGathered(p)
+	}
 	return w.c.bw.Write(p)
 }
 

@@ -160,3 +160,43 @@ func TestResponseControllerDeadlines(t *testing.T) {
 		t.Errorf("got %v, want a deadline error", err)
 	}
 }
+
+// TestBodyLargerThanTheWriteBufferLeavesWithTheHead: a body written in
+// one Write after the head goes out gathered with it (writev on plain
+// TCP); every size around the buffer's edges arrives whole, in order,
+// and the connection stays usable for the next request.
+func TestBodyLargerThanTheWriteBufferLeavesWithTheHead(t *testing.T) {
+	sizes := []int{writeBufSize - 300, writeBufSize - 1, writeBufSize, writeBufSize + 1, 10 << 10, 64 << 10, 3 << 20}
+	addr, _ := startH1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n int
+		fmt.Sscan(r.URL.Query().Get("n"), &n)
+		body := make([]byte, n)
+		for i := range body {
+			body[i] = byte('a' + i%26)
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(n))
+		w.Header().Set("X-Pad", strings.Repeat("p", 200))
+		if k, err := w.Write(body); k != n || err != nil {
+			t.Errorf("size %d: Write returned %d, %v", n, k, err)
+		}
+	}), Options{})
+	c := dial(t, addr)
+	br := bufio.NewReader(c)
+	for _, n := range sizes {
+		fmt.Fprintf(c, "GET /?n=%d HTTP/1.1\r\nHost: a\r\n\r\n", n)
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("size %d: %v", n, err)
+		}
+		got, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil || len(got) != n {
+			t.Fatalf("size %d: read %d bytes (%v)", n, len(got), err)
+		}
+		for i := range got {
+			if got[i] != byte('a'+i%26) {
+				t.Fatalf("size %d: byte %d is %q", n, i, got[i])
+			}
+		}
+	}
+}
