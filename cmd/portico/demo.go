@@ -33,7 +33,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer d.close()
-	printDemo(stdout, d.url)
+	printDemo(stdout, d.url, d.adminURL)
 	return d.inst.serveUntilSignal(sigs)
 }
 
@@ -41,6 +41,7 @@ type demo struct {
 	inst     *instance
 	backends []*http.Server
 	url      string
+	adminURL string
 }
 
 func (d *demo) close() {
@@ -51,8 +52,13 @@ func (d *demo) close() {
 
 func startDemo(addr string, accessLog io.Writer) (*demo, error) {
 	d := &demo{}
-	apiAddr, err := d.serveBackend(demoAPI())
+	api1, err := d.serveBackend(demoAPI("api-1"))
 	if err != nil {
+		return nil, err
+	}
+	api2, err := d.serveBackend(demoAPI("api-2"))
+	if err != nil {
+		d.close()
 		return nil, err
 	}
 	siteAddr, err := d.serveBackend(demoSite())
@@ -60,16 +66,16 @@ func startDemo(addr string, accessLog io.Writer) (*demo, error) {
 		d.close()
 		return nil, err
 	}
-	if ln, err := net.Listen("tcp", addr); err != nil {
-		if !errors.Is(err, syscall.EADDRINUSE) {
-			d.close()
-			return nil, err
-		}
-		addr = "127.0.0.1:0" // the usual port is taken; any free one will do
-	} else {
-		ln.Close()
+	if addr, err = freeOr(addr); err != nil {
+		d.close()
+		return nil, err
 	}
-	cfg, err := config.Parse("demo", []byte(demoConfig(addr, apiAddr, siteAddr)))
+	adminAddr, err := freeOr(demoAdminAddr)
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	cfg, err := config.Parse("demo", []byte(demoConfig(addr, adminAddr, []string{api1, api2}, siteAddr)))
 	if err != nil {
 		d.close()
 		return nil, err
@@ -82,7 +88,25 @@ func startDemo(addr string, accessLog io.Writer) (*demo, error) {
 	}
 	d.inst = inst
 	d.url = "http://" + inst.servers[0].Addr().String()
+	d.adminURL = "http://" + inst.admin.Addr().String()
 	return d, nil
+}
+
+// demoAdminAddr is where the demo's admin API listens when it is free.
+const demoAdminAddr = "127.0.0.1:9901"
+
+// freeOr returns addr if it can be bound now, or any free loopback port
+// if it is taken, so a second demo or a busy port does not stop the demo.
+func freeOr(addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			return "", err
+		}
+		return "127.0.0.1:0", nil
+	}
+	ln.Close()
+	return addr, nil
 }
 
 func (d *demo) serveBackend(h http.Handler) (string, error) {
@@ -98,12 +122,14 @@ func (d *demo) serveBackend(h http.Handler) (string, error) {
 
 // demoConfig is an ordinary Portico config; `portico demo` prints nothing
 // that a config file could not do.
-func demoConfig(addr, api, site string) string {
-	return fmt.Sprintf(`listeners:
+func demoConfig(addr, admin string, api []string, site string) string {
+	return fmt.Sprintf(`admin: {addr: %q}
+listeners:
   - addr: %q
 upstreams:
   api:
-    backends: ["http://%s"]
+    backends: ["http://%s", "http://%s"]
+    health: {path: /users, interval: 2s}
   site:
     backends: ["http://%s"]
 routes:
@@ -114,28 +140,35 @@ routes:
   - match: /api/
     strip_prefix: /api
     headers: {response: {remove: [X-Powered-By]}}
+    cache: true
+    compress: {min_size: 64B}
     proxy: api
   - match: /
     proxy: site
 access_log: stdout
-`, addr, api, site)
+`, admin, addr, api[0], api[1], site)
 }
 
-func printDemo(w io.Writer, url string) {
+func printDemo(w io.Writer, url, adminURL string) {
 	fmt.Fprintf(w, `Portico demo is running at %[1]s
 
 Try:
-  curl %[1]s/                     static site (backend 2)
-  curl %[1]s/api/users            JSON API (backend 1), /api stripped
+  curl %[1]s/                     a page from the site backend
+  curl -i %[1]s/api/users         JSON from a pool of two API backends, /api stripped;
+                                   again within 10 s: Cache-Status says it was a hit
   curl %[1]s/api/users/2          one user
-  curl %[1]s/api/echo             what the backend received: X-Forwarded-*, X-Request-Id
+  curl %[1]s/api/echo             what the backend received: X-Forwarded-*, X-Request-Id,
+                                   and which of the two backends served it
   curl -N %[1]s/api/events        server-sent events, streamed as they happen
+  curl -si --compressed %[1]s/api/users | grep -i content-encoding
+                                   compressed on the fly (zstd, br or gzip)
   curl -i %[1]s/old-home          a redirect
   curl %[1]s/healthz              a fixed response
+  curl %[2]s/api/upstreams        the admin API: live state of the pools
 
 Access log lines follow below. Ctrl-C stops the demo.
 
-`, url)
+`, url, adminURL)
 }
 
 var demoUsers = []map[string]any{
@@ -144,9 +177,10 @@ var demoUsers = []map[string]any{
 	{"id": 3, "name": "Linus", "role": "maintainer"},
 }
 
-// demoAPI is the JSON backend. It announces itself with X-Powered-By so
-// the demo can show Portico hiding it.
-func demoAPI() http.Handler {
+// demoAPI is one JSON backend of the api pool. It announces itself with
+// X-Powered-By so the demo can show Portico hiding it, and lets the user
+// list be cached for 10 seconds.
+func demoAPI(name string) http.Handler {
 	mux := http.NewServeMux()
 	writeJSON := func(w http.ResponseWriter, status int, v any) {
 		w.Header().Set("Content-Type", "application/json")
@@ -155,6 +189,7 @@ func demoAPI() http.Handler {
 		_ = json.NewEncoder(w).Encode(v)
 	}
 	mux.HandleFunc("GET /users", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=10")
 		writeJSON(w, 200, demoUsers)
 	})
 	mux.HandleFunc("GET /users/{id}", func(w http.ResponseWriter, r *http.Request) {
@@ -172,7 +207,7 @@ func demoAPI() http.Handler {
 		for k := range r.Header {
 			h[k] = r.Header.Get(k)
 		}
-		writeJSON(w, 200, map[string]any{"method": r.Method, "uri": r.RequestURI, "host": r.Host, "headers": h})
+		writeJSON(w, 200, map[string]any{"served_by": name, "method": r.Method, "uri": r.RequestURI, "host": r.Host, "headers": h})
 	})
 	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")

@@ -77,4 +77,56 @@ func TestDemoServesEveryAdvertisedURL(t *testing.T) {
 	if events != 5 {
 		t.Errorf("events: got %d, want 5", events)
 	}
+
+	// The user list is cached, compressed, and served by a pool of two.
+	var statuses []string
+	for range 2 {
+		req, _ := http.NewRequest("GET", d.url+"/api/users", nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		res, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		statuses = append(statuses, res.Header.Get("Cache-Status"))
+		if res.Header.Get("Content-Encoding") != "gzip" {
+			t.Errorf("/api/users with Accept-Encoding gzip: Content-Encoding %q, want gzip", res.Header.Get("Content-Encoding"))
+		}
+	}
+	// The table above fetched /api/users first and stored it.
+	if !strings.Contains(statuses[0], "hit") || !strings.Contains(statuses[1], "hit") {
+		t.Errorf("/api/users again: Cache-Status %q, want hits", statuses)
+	}
+	servedBy := map[string]bool{}
+	for range 4 {
+		res, err := http.Get(d.url + "/api/echo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e struct {
+			ServedBy string `json:"served_by"`
+		}
+		json.NewDecoder(res.Body).Decode(&e)
+		res.Body.Close()
+		servedBy[e.ServedBy] = true
+	}
+	if !servedBy["api-1"] || !servedBy["api-2"] {
+		t.Errorf("/api/echo four times: served by %v, want both API backends", servedBy)
+	}
+	res, err = http.Get(d.adminURL + "/api/upstreams")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pools []struct {
+		Name     string `json:"name"`
+		Backends []struct {
+			Healthy bool `json:"healthy"`
+		} `json:"backends"`
+	}
+	json.NewDecoder(res.Body).Decode(&pools)
+	res.Body.Close()
+	if len(pools) != 2 || pools[0].Name != "api" || len(pools[0].Backends) != 2 {
+		t.Errorf("admin /api/upstreams: got %+v, want the api pool of two and the site pool", pools)
+	}
 }
