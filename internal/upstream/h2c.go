@@ -34,12 +34,36 @@ func (p *Proxy) serveH2(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	out := r.Clone(ctx)
-	out.RequestURI = ""
-	u, err := url.ParseRequestURI(b.basePath + p.outgoingURI(r))
+	out, err := p.h2Request(r, b)
 	if err != nil {
 		WriteStatus(w, http.StatusBadRequest)
 		return
+	}
+	if r.ProtoMajor == 1 {
+		_ = http.NewResponseController(w).EnableFullDuplex()
+	}
+	b.inflight.Add(1)
+	defer b.inflight.Add(-1)
+	res, err := p.Pool.h2.RoundTrip(out)
+	if ctx.Err() == nil {
+		p.Pool.observe(b, err == nil && res.StatusCode < 500, p.Pool.now().UnixNano())
+	}
+	if err != nil {
+		WriteError(w, p.fail(ctx, b, h2ErrorKind(err), false, err), false)
+		return
+	}
+	defer res.Body.Close()
+	relayH2(w, r, res)
+}
+
+// h2Request is the request for backend b: its URL, Host and forwarding
+// headers, hop-by-hop headers removed.
+func (p *Proxy) h2Request(r *http.Request, b *Backend) (*http.Request, error) {
+	out := r.Clone(r.Context())
+	out.RequestURI = ""
+	u, err := url.ParseRequestURI(b.basePath + p.outgoingURI(r))
+	if err != nil {
+		return nil, err
 	}
 	u.Scheme, u.Host = "http", b.addr
 	out.URL = u
@@ -53,46 +77,25 @@ func (p *Proxy) serveH2(w http.ResponseWriter, r *http.Request) {
 	out.Header["X-Forwarded-Proto"] = []string{fwd.proto}
 	out.Header["X-Forwarded-Host"] = []string{fwd.host}
 	out.Header["Forwarded"] = []string{fwd.rfc7239()}
-	if r.ProtoMajor == 1 {
-		_ = http.NewResponseController(w).EnableFullDuplex()
+	return out, nil
+}
+
+func h2ErrorKind(err error) Kind {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return KindTimeout
+	case strings.Contains(err.Error(), "connect") || strings.Contains(err.Error(), "dial"):
+		return KindDial
 	}
-	b.inflight.Add(1)
-	defer b.inflight.Add(-1)
-	res, err := p.Pool.h2.RoundTrip(out)
-	if ctx.Err() == nil {
-		p.Pool.observe(b, err == nil && res.StatusCode < 500, p.Pool.now().UnixNano())
-	}
-	if err != nil {
-		kind := KindIO
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			kind = KindTimeout
-		} else if strings.Contains(err.Error(), "connect") || strings.Contains(err.Error(), "dial") {
-			kind = KindDial
-		}
-		WriteError(w, p.fail(ctx, b, kind, false, err), false)
-		return
-	}
-	defer res.Body.Close()
+	return KindIO
+}
+
+// relayH2 sends the backend's response on, flushing every read so gRPC
+// streams flow, then its trailers.
+func relayH2(w http.ResponseWriter, r *http.Request, res *http.Response) {
 	dst := w.Header()
-	// A gRPC "Trailers-Only" answer carries its status in the only header
-	// block. Downstream the headers go out first, so the status must be
-	// sent as trailers or the client sees a stream without them.
-	_, trailersOnly := res.Header["Grpc-Status"]
-	var lateTrailers http.Header
-	for k, vv := range res.Header {
-		if isHopHeader(k) {
-			continue
-		}
-		if trailersOnly && (k == "Grpc-Status" || k == "Grpc-Message" || k == "Grpc-Status-Details-Bin") {
-			if lateTrailers == nil {
-				lateTrailers = http.Header{}
-			}
-			lateTrailers[k] = vv
-			continue
-		}
-		dst[k] = vv
-	}
+	lateTrailers := copyH2Headers(dst, res.Header)
 	if _, ok := dst["Content-Type"]; !ok {
 		dst["Content-Type"] = nil
 	}
@@ -121,7 +124,7 @@ func (p *Proxy) serveH2(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if rerr != nil {
-			if ctx.Err() == nil {
+			if r.Context().Err() == nil {
 				panic(http.ErrAbortHandler)
 			}
 			return
@@ -137,6 +140,29 @@ func (p *Proxy) serveH2(w http.ResponseWriter, r *http.Request) {
 			dst[http.TrailerPrefix+k] = vv
 		}
 	}
+}
+
+// copyH2Headers copies the end-to-end response headers into dst and
+// returns the gRPC status fields that must travel as trailers instead: a
+// gRPC "Trailers-Only" answer carries its status in the only header
+// block, but downstream the headers go out first, so the status must be
+// sent as trailers or the client sees a stream without them.
+func copyH2Headers(dst, src http.Header) (lateTrailers http.Header) {
+	_, trailersOnly := src["Grpc-Status"]
+	for k, vv := range src {
+		if isHopHeader(k) {
+			continue
+		}
+		if trailersOnly && (k == "Grpc-Status" || k == "Grpc-Message" || k == "Grpc-Status-Details-Bin") {
+			if lateTrailers == nil {
+				lateTrailers = http.Header{}
+			}
+			lateTrailers[k] = vv
+			continue
+		}
+		dst[k] = vv
+	}
+	return lateTrailers
 }
 
 // cleanRequestHeaders removes hop-by-hop and forwarding headers from a
