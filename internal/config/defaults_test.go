@@ -40,7 +40,7 @@ func TestApplyDefaults(t *testing.T) {
 		{"protocol", u.Protocol, "http1"},
 		{"connect timeout", u.ConnectTimeout, 3 * time.Second},
 		{"first byte timeout", u.FirstByteTimeout, 60 * time.Second},
-		{"max idle conns", u.MaxIdleConns, 64},
+		{"max idle conns", u.MaxIdleConns, 256},
 		{"idle conn timeout", u.IdleConnTimeout, 90 * time.Second},
 		{"retries", u.Retries, 0},
 		{"weights", []int{u.Backends[0].Weight, u.Backends[1].Weight}, []int{1, 5}},
