@@ -97,7 +97,7 @@ func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key strin
 		case code >= 500 && staleIfError(e, &reqCC, rt.c.now()):
 			staleErr, staleWhy = code, "stale-if-error"
 			return modeSwallow, nil
-		case (code == http.StatusBadGateway || code == http.StatusGatewayTimeout) && staleOnDisconnect(e, &reqCC):
+		case unreachable(code, h) && staleOnDisconnect(e, &reqCC):
 			staleErr, staleWhy = code, "origin-unreachable"
 			return modeSwallow, nil
 		}
@@ -135,6 +135,17 @@ func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key strin
 		return rt.store(r, url, key, f, &cc, reqT, rt.c.now())
 	}
 	return nil
+}
+
+// unreachable reports whether a 502 or 504 is the proxy's own answer for
+// an origin it could not reach, as opposed to one the origin sent. The
+// proxy's error page (upstream.WriteStatus) carries no Date, while an
+// origin's response always does (RFC 9110 section 6.6.1 asks it of every
+// origin with a clock, and the upstream client adds none). Only the first
+// kind lets a stale entry stand in (RFC 9111 section 4.2.4): an origin that
+// answers 502 is reachable, and its answer is passed on.
+func unreachable(code int, h http.Header) bool {
+	return (code == http.StatusBadGateway || code == http.StatusGatewayTimeout) && len(h["Date"]) == 0
 }
 
 // sameValidators reports whether a response head carries e's validators.
@@ -307,7 +318,9 @@ func storedHeader(src http.Header, cc *directives, respT time.Time) http.Header 
 	for _, f := range cc.noCacheFields {
 		delete(h, http.CanonicalHeaderKey(f))
 	}
-	if len(h["Date"]) == 0 {
+	// A missing or unreadable Date is the time the response arrived
+	// (RFC 9110 section 6.6.1), so Expires can still be read against it.
+	if _, ok := parseHTTPDate(h.Get("Date")); !ok {
 		h["Date"] = []string{respT.UTC().Format(http.TimeFormat)}
 	}
 	return h

@@ -50,6 +50,13 @@ func (rt *Route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else if hasToken(r.Header["Pragma"], "no-cache") {
 		reqCC.flags |= ccNoCache
 	}
+	if reqCC.has(ccNoStore) {
+		// Nothing of this exchange may be stored; a stored answer is not
+		// what the client asked for either (the suite's ccreq-no-store).
+		url, key := rt.keys(r)
+		rt.fetchOne(w, r, url, key, reqCC, pairRequest)
+		return
+	}
 	if e := rt.fastHit(r); e != nil {
 		if now := rt.c.now(); decide(e, &reqCC, now) == useFresh {
 			rt.c.counters.hits.Add(1)

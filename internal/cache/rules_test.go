@@ -13,7 +13,9 @@ func TestParseCacheControl(t *testing.T) {
 		check func(d directives) bool
 	}{
 		{"max-age", []string{"max-age=60"}, func(d directives) bool { return d.maxAge == 60 }},
-		{"case and spaces", []string{"  Max-Age = 60 ,PUBLIC"}, func(d directives) bool { return d.maxAge == 60 && d.has(ccPublic) }},
+		{"case and spaces between directives", []string{"  Max-Age=60 ,PUBLIC"}, func(d directives) bool { return d.maxAge == 60 && d.has(ccPublic) }},
+		{"space before = voids the directive", []string{"max-age =60, public"}, func(d directives) bool { return d.maxAge == unset && d.has(ccPublic) }},
+		{"space after = voids the directive", []string{"max-age= 60"}, func(d directives) bool { return d.maxAge == unset }},
 		{"quoted value", []string{`max-age="60"`}, func(d directives) bool { return d.maxAge == 60 }},
 		{"first of two wins", []string{"max-age=60, max-age=10"}, func(d directives) bool { return d.maxAge == 60 }},
 		{"across lines", []string{"public", "s-maxage=5"}, func(d directives) bool { return d.has(ccPublic) && d.sMaxAge == 5 }},
