@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/portico-proxy/portico/internal/config"
 )
 
 // This file replays the request/response sequences of the public HTTP cache
@@ -43,6 +45,7 @@ const (
 type step struct {
 	method     string // request_method; GET when empty
 	reqHdr     []kv
+	reqBody    string
 	filename   string // a path under the test's URL
 	status     int    // response_status; 200 when 0
 	respHdr    []kv
@@ -70,6 +73,8 @@ type suiteCase struct {
 	id    string
 	kind  string // required | optimal | check
 	steps []step
+	// route is the route's cache options; nil is plain "cache: true".
+	route *config.RouteCache
 }
 
 func str(s string) *string { return &s }
@@ -105,7 +110,7 @@ func runSuite(t *testing.T, cases []suiteCase) {
 }
 
 func runSuiteCase(t *testing.T, c suiteCase) {
-	h := newHarness(t, nil)
+	h := newHarness(t, c.route)
 	s := &suiteRun{t: t, h: h, c: c, token: "body-of-" + c.id, base: "/test/" + c.id}
 	h.origin.set(s.originHandler)
 	for i := range c.steps {
@@ -234,7 +239,11 @@ func (s *suiteRun) doStep(i int) {
 	if cfg.filename != "" {
 		url += "/" + cfg.filename
 	}
-	req, err := http.NewRequestWithContext(context.Background(), method, url, nil)
+	var reqBody io.Reader
+	if cfg.reqBody != "" {
+		reqBody = strings.NewReader(cfg.reqBody)
+	}
+	req, err := http.NewRequestWithContext(context.Background(), method, url, reqBody)
 	if err != nil {
 		t.Fatal(err)
 	}
