@@ -46,6 +46,8 @@ type step struct {
 	method     string // request_method; GET when empty
 	reqHdr     []kv
 	reqBody    string
+	magicIMS   bool // If-Modified-Since dates count from the previous response's time
+	rfc850IMS  bool // ... and are written in the obsolete RFC 850 form
 	filename   string // a path under the test's URL
 	status     int    // response_status; 200 when 0
 	respHdr    []kv
@@ -95,8 +97,9 @@ type suiteRun struct {
 	token string
 	base  string
 
-	mu    sync.Mutex
-	state []serverRecord
+	mu      sync.Mutex
+	state   []serverRecord
+	lastNow time.Time // the origin's clock at its last answer
 }
 
 // runSuite runs each case on its own cache and origin.
@@ -181,6 +184,7 @@ func (s *suiteRun) originHandler(w http.ResponseWriter, r *http.Request) {
 		hdr.Set("Content-Type", "text/plain")
 	}
 	s.state = append(s.state, rec)
+	s.lastNow = now
 	s.mu.Unlock()
 	if cfg.disconnect {
 		if hj, ok := w.(http.Hijacker); ok {
@@ -252,7 +256,17 @@ func (s *suiteRun) doStep(i int) {
 	req.Header.Add("Pragma", "foo")
 	req.Header.Add("Cache-Control", "nothing-to-see-here")
 	for _, l := range cfg.reqHdr {
-		req.Header.Add(l[0], fixDate(l[1], s.h.clock.Now()))
+		v := fixDate(l[1], s.h.clock.Now())
+		if cfg.magicIMS && l[0] == "If-Modified-Since" {
+			s.mu.Lock()
+			v = fixDate(l[1], s.lastNow)
+			s.mu.Unlock()
+			if cfg.rfc850IMS {
+				t, _ := http.ParseTime(v)
+				v = t.Format(time.RFC850)
+			}
+		}
+		req.Header.Add(l[0], v)
 	}
 	req.Header.Set("Test-ID", s.c.id)
 	req.Header.Set("Req-Num", strconv.Itoa(reqNum))
