@@ -49,6 +49,7 @@ type step struct {
 	magicIMS   bool // If-Modified-Since dates count from the previous response's time
 	rfc850IMS  bool // ... and are written in the obsolete RFC 850 form
 	filename   string // a path under the test's URL
+	query      string // query_arg
 	status     int    // response_status; 200 when 0
 	respHdr    []kv
 	notSaved   map[string]bool // response header names the suite does not compare (third element false)
@@ -163,12 +164,17 @@ func (s *suiteRun) originHandler(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	srvNum := len(s.state) + 1
 	hdr.Set("Server-Request-Count", strconv.Itoa(srvNum))
+	hdr.Set("Server-Now", strconv.FormatInt(now.Unix(), 10))
 	rec := serverRecord{reqNum: reqNum, method: r.Method, header: r.Header.Clone()}
 	sentDate := false
 	for _, l := range cfg.respHdr {
 		v := fixDate(l[1], now)
 		if cfg.magicLoc && (strings.EqualFold(l[0], "Location") || strings.EqualFold(l[0], "Content-Location")) {
-			v = r.URL.Path + "/" + v
+			if v == "" {
+				v = r.URL.Path
+			} else {
+				v = r.URL.Path + "/" + v
+			}
 		}
 		if strings.EqualFold(l[0], "Date") && !sentDate {
 			// The suite's server replaces the Date node would send.
@@ -242,6 +248,9 @@ func (s *suiteRun) doStep(i int) {
 	url := s.h.front.URL + s.base
 	if cfg.filename != "" {
 		url += "/" + cfg.filename
+	}
+	if cfg.query != "" {
+		url += "?" + cfg.query
 	}
 	var reqBody io.Reader
 	if cfg.reqBody != "" {
@@ -332,9 +341,15 @@ func (s *suiteRun) checkClient(reqNum int, cfg step, resp *http.Response, body s
 	if cfg.expectStatus != -1 && resp.StatusCode != 999 && resp.StatusCode != want {
 		t.Errorf("response %d status is %d, not %d (Cache-Status %q)", reqNum, resp.StatusCode, want, cs)
 	}
+	// Expected dates count from the time the origin made the response,
+	// as the suite's client reads it from Server-Now.
+	serverNow := s.h.clock.Now()
+	if sec, err := strconv.ParseInt(resp.Header.Get("Server-Now"), 10, 64); err == nil {
+		serverNow = time.Unix(sec, 0)
+	}
 	for _, l := range cfg.expectHdr {
 		got, _ := joined(resp.Header, l[0])
-		if exp := fixDate(l[1], s.h.clock.Now()); got != exp {
+		if exp := fixDate(l[1], serverNow); got != exp {
 			t.Errorf("response %d header %s is %q, not %q", reqNum, l[0], got, exp)
 		}
 	}
