@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -148,14 +149,22 @@ func unreachable(code int, h http.Header) bool {
 	return (code == http.StatusBadGateway || code == http.StatusGatewayTimeout) && len(h["Date"]) == 0
 }
 
-// sameValidators reports whether a response head carries e's validators.
+// sameValidators is the test of RFC 9111 section 4.3.5 for a 200 to HEAD:
+// every validator the response carries (ETag, Last-Modified) equals the
+// stored one, and so does its Content-Length when it has one. A field the
+// response leaves out is no mismatch; then the stored response is updated
+// with the HEAD response's fields.
 func sameValidators(e *Entry, h http.Header) bool {
-	p := e.prep()
-	if p.etag != "" {
-		return h.Get("Etag") == p.etag
+	if et := h["Etag"]; len(et) > 0 && et[0] != e.prep().etag {
+		return false
 	}
-	lm := e.Header.Get("Last-Modified")
-	return lm != "" && h.Get("Last-Modified") == lm
+	if lm := h["Last-Modified"]; len(lm) > 0 && lm[0] != e.Header.Get("Last-Modified") {
+		return false
+	}
+	if cl := h["Content-Length"]; len(cl) > 0 && cl[0] != strconv.Itoa(len(e.Body)) {
+		return false
+	}
+	return true
 }
 
 // validateShared is validate with coalescing: of concurrent plain GETs
