@@ -89,3 +89,17 @@ func TestSuiteMethod(t *testing.T) {
 		}},
 	})
 }
+
+// TestSuiteInterim mirrors interim-103 of tests/interim.mjs: a 103 Early
+// Hints reaches the client, and the final response is stored without its
+// fields. interim-102 is not mirrored: the upstream client does not relay
+// 102 Processing, which is deprecated.
+func TestSuiteInterim(t *testing.T) {
+	link := hs(hd("Link", "</styles.css>; rel=preload; as=style"), hd("X-My-Header", "test"))
+	runSuite(t, []suiteCase{
+		{id: "interim-103", kind: "optimal", steps: []step{
+			{hints: link, expectHints: link, respHdr: hs(cc("max-age=100000"), hd("Date", at(0))), pause: true},
+			{expect: cached, expectMissing: []string{"Link", "X-My-Header"}},
+		}},
+	})
+}

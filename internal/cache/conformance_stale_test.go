@@ -57,3 +57,31 @@ func TestSuiteStatus(t *testing.T) {
 	}
 	runSuite(t, cases)
 }
+
+// TestSuiteCCStale mirrors tests/cc-stale.mjs (RFC 5861).
+func TestSuiteCCStale(t *testing.T) {
+	runSuite(t, []suiteCase{
+		{id: "stale-while-revalidate", kind: "optimal", steps: []step{
+			setupNow(cc("max-age=0, stale-while-revalidate=3600"), hd("ETag", `"abc"`)),
+			{pause: true, expectHdr: hs(cc("max-age=0, stale-while-revalidate=3600"), hd("ETag", `"abc"`)),
+				respHdr: hs(cc("max-age=3600"), hd("ETag", `"def"`)), notSaved: map[string]bool{"Cache-Control": true, "ETag": true}},
+			{expect: cached, expectHdr: hs(cc("max-age=3600"), hd("ETag", `"def"`))},
+		}},
+		{id: "stale-if-error-cc-response", kind: "check", steps: []step{
+			setupNow(cc("max-age=0, stale-if-error=3600")),
+			{status: 500, expectStatus: 200},
+		}},
+		{id: "stale-if-error-cc-response-expired", kind: "required", steps: []step{
+			setupPause(cc("max-age=0, stale-if-error=1")),
+			{status: 500},
+		}},
+		{id: "stale-if-error-cc-request", kind: "check", steps: []step{
+			setupNow(cc("max-age=0")),
+			{reqHdr: hs(cc("stale-if-error=3600")), status: 500, expectStatus: 200},
+		}},
+		{id: "stale-if-error-cc-request-expired", kind: "required", steps: []step{
+			setupPause(cc("max-age=0")),
+			{reqHdr: hs(cc("stale-if-error=1")), status: 500},
+		}},
+	})
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,6 +57,7 @@ type step struct {
 	notSaved   map[string]bool // response header names the suite does not compare (third element false)
 	body       *string         // response_body; the test's token when nil
 	disconnect bool            // the origin drops the connection instead of answering
+	hints      []kv            // a 103 Early Hints the origin sends first
 	magicLoc   bool            // Location and Content-Location are made absolute paths under the test URL
 	pause      bool
 
@@ -67,6 +70,7 @@ type step struct {
 	expectReqHas   []string
 	expectReqNot   []string
 	expectMethod   string
+	expectHints    []kv // the 103 the client must get
 	expectBody     *string
 	noBodyCheck    bool
 	ageGreaterThan int // expected_response_headers [Age, '>', n]; -1 when unset
@@ -119,6 +123,9 @@ func runSuiteCase(t *testing.T, c suiteCase) {
 	h.origin.set(s.originHandler)
 	for i := range c.steps {
 		s.doStep(i)
+		// A stale-while-revalidate refresh runs in the background; the
+		// suite's pause gives it time, here it is waited for.
+		h.cache.WaitBackground()
 		if c.steps[i].pause {
 			h.clock.Advance(suitePause)
 		}
@@ -160,6 +167,17 @@ func (s *suiteRun) originHandler(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	hdr := w.Header()
+	if len(cfg.hints) > 0 {
+		// Sent before any other field is set, as Node's writeEarlyHints
+		// sends only the hints.
+		for _, l := range cfg.hints {
+			hdr.Add(l[0], l[1])
+		}
+		w.WriteHeader(http.StatusEarlyHints)
+		for _, l := range cfg.hints {
+			hdr.Del(l[0])
+		}
+	}
 	hdr.Set("Date", now.UTC().Format(http.TimeFormat))
 	s.mu.Lock()
 	srvNum := len(s.state) + 1
@@ -279,6 +297,16 @@ func (s *suiteRun) doStep(i int) {
 	}
 	req.Header.Set("Test-ID", s.c.id)
 	req.Header.Set("Req-Num", strconv.Itoa(reqNum))
+	var hints []http.Header
+	if len(cfg.expectHints) > 0 {
+		trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+			if code == http.StatusEarlyHints {
+				hints = append(hints, http.Header(h))
+			}
+			return nil
+		}}
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	}
 	before := s.serverCount()
 	resp, err := s.h.client.Do(req)
 	if err != nil {
@@ -288,6 +316,17 @@ func (s *suiteRun) doStep(i int) {
 	resp.Body.Close()
 	if err != nil {
 		t.Fatalf("request %d: reading body: %v", reqNum, err)
+	}
+	if len(cfg.expectHints) > 0 {
+		if len(hints) != 1 {
+			t.Errorf("response %d: got %d 103 responses, want 1", reqNum, len(hints))
+		} else {
+			for _, l := range cfg.expectHints {
+				if got := hints[0].Get(l[0]); got != l[1] {
+					t.Errorf("response %d: 103 header %s is %q, not %q", reqNum, l[0], got, l[1])
+				}
+			}
+		}
 	}
 	s.checkClient(reqNum, cfg, resp, string(body))
 	s.checkServer(reqNum, cfg, resp, before)
