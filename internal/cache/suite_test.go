@@ -118,6 +118,7 @@ func runSuite(t *testing.T, cases []suiteCase) {
 }
 
 func runSuiteCase(t *testing.T, c suiteCase) {
+	t.Logf("suite case %s, kind %s", c.id, c.kind)
 	h := newHarness(t, c.route)
 	s := &suiteRun{t: t, h: h, c: c, token: "body-of-" + c.id, base: "/test/" + c.id}
 	h.origin.set(s.originHandler)
