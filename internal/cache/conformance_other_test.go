@@ -22,8 +22,16 @@ func TestSuiteOther(t *testing.T) {
 			{expect: cached, ageGreaterThan: 32},
 		}},
 		{id: "other-date-update", kind: "required", steps: []step{
+			setupPause(fresh()...),
+			{expect: cached, expectHdr: hs(hd("Date", at(0)))},
+		}},
+		{id: "other-date-update-expires", kind: "required", steps: []step{
 			setupPause(hd("Expires", month), hd("Date", at(0))),
 			{expect: cached, expectHdr: hs(hd("Date", at(0)))},
+		}},
+		{id: "other-date-update-expires-update", kind: "check", steps: []step{
+			setupPause(hd("Expires", month), hd("Date", at(0))),
+			{expect: cached, expectHdr: hs(hd("Expires", month))},
 		}},
 		{id: "query-args-different", kind: "required", steps: []step{
 			{respHdr: fresh(), query: "test=query-args-different-1"},
