@@ -4,8 +4,8 @@ import "testing"
 
 // Helpers that keep the suite's cases close to their source text.
 
-func cc(v string) kv { return kv{"Cache-Control", v} }
-func hd(k, v string) kv { return kv{k, v} }
+func cc(v string) kv      { return kv{"Cache-Control", v} }
+func hd(k, v string) kv   { return kv{k, v} }
 func hs(lines ...kv) []kv { return lines }
 
 // setupPause is a setup request with the given response headers and a

@@ -48,8 +48,8 @@ type step struct {
 	method     string // request_method; GET when empty
 	reqHdr     []kv
 	reqBody    string
-	magicIMS   bool // If-Modified-Since dates count from the previous response's time
-	rfc850IMS  bool // ... and are written in the obsolete RFC 850 form
+	magicIMS   bool   // If-Modified-Since dates count from the previous response's time
+	rfc850IMS  bool   // ... and are written in the obsolete RFC 850 form
 	filename   string // a path under the test's URL
 	query      string // query_arg
 	status     int    // response_status; 200 when 0
