@@ -153,20 +153,7 @@ func (s *suiteRun) originHandler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cfg := s.c.steps[reqNum-1]
-	status := cfg.status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	if cfg.expect == etagValidated || cfg.expect == lmValidated {
-		status = 999
-		prev := s.c.steps[reqNum-2]
-		if lm := headerOf(prev.respHdr, "Last-Modified"); lm != "" && r.Header.Get("If-Modified-Since") == fixDate(lm, s.prevNow(reqNum)) {
-			status = http.StatusNotModified
-		}
-		if et := headerOf(prev.respHdr, "ETag"); et != "" && r.Header.Get("If-None-Match") == et {
-			status = http.StatusNotModified
-		}
-	}
+	status := s.statusFor(r, reqNum)
 	hdr := w.Header()
 	if len(cfg.hints) > 0 {
 		// Sent before any other field is set, as Node's writeEarlyHints
@@ -232,6 +219,27 @@ func (s *suiteRun) originHandler(w http.ResponseWriter, r *http.Request) {
 		body = *cfg.body
 	}
 	_, _ = io.WriteString(w, body)
+}
+
+// statusFor is the status the suite's server answers request reqNum
+// with: the step's, or, when the step expects validation, 304 if the
+// previous step's validator came back and 999 ("304 Not Generated") if not.
+func (s *suiteRun) statusFor(r *http.Request, reqNum int) int {
+	cfg := s.c.steps[reqNum-1]
+	if cfg.expect != etagValidated && cfg.expect != lmValidated {
+		if cfg.status == 0 {
+			return http.StatusOK
+		}
+		return cfg.status
+	}
+	prev := s.c.steps[reqNum-2]
+	if lm := headerOf(prev.respHdr, "Last-Modified"); lm != "" && r.Header.Get("If-Modified-Since") == fixDate(lm, s.prevNow(reqNum)) {
+		return http.StatusNotModified
+	}
+	if et := headerOf(prev.respHdr, "ETag"); et != "" && r.Header.Get("If-None-Match") == et {
+		return http.StatusNotModified
+	}
+	return 999
 }
 
 // prevNow is the clock at the previous step's origin answer: the suite
