@@ -73,6 +73,11 @@ func nextDirective(s string) (name, val string, quoted bool, rest string) {
 	if i == len(s) || s[i] == ',' {
 		return name, "", false, s[i:]
 	}
+	// RFC 9111 section 5.2 allows no whitespace around "=": "max-age =1"
+	// and "max-age= 1" are not max-age, and are ignored whole.
+	if i > 0 && (s[i-1] == ' ' || s[i-1] == '\t') || i+1 < len(s) && (s[i+1] == ' ' || s[i+1] == '\t') {
+		name = ""
+	}
 	s = strings.TrimLeft(s[i+1:], " \t")
 	if strings.HasPrefix(s, `"`) {
 		var b strings.Builder

@@ -43,8 +43,12 @@ func newFetch(w http.ResponseWriter, r *http.Request, max int64, decide func(int
 func (f *fetch) Header() http.Header { return f.hdr }
 
 func (f *fetch) WriteHeader(code int) {
+	if code == http.StatusEarlyHints && f.mode == modeUndecided {
+		f.relayHints()
+		return
+	}
 	if f.mode != modeUndecided || code < 200 {
-		return // informational responses are not relayed through the cache
+		return // other informational responses are not relayed
 	}
 	f.status = code
 	mode, status := f.decide(code, f.hdr)
@@ -82,6 +86,32 @@ func (f *fetch) WriteHeader(code int) {
 		return
 	}
 	f.w.WriteHeader(code)
+}
+
+// relayHints passes a 103 Early Hints on to the client and forgets its
+// fields: they describe the hints, not the final response, so they are
+// neither stored nor sent again with it. Fields the client's header map
+// held already (set by outer middleware) are put back as they were.
+func (f *fetch) relayHints() {
+	if f.w != nil {
+		dst := f.w.Header()
+		saved := make(http.Header, len(f.hdr))
+		for k, v := range f.hdr {
+			if old, ok := dst[k]; ok {
+				saved[k] = old
+			}
+			dst[k] = v
+		}
+		f.w.WriteHeader(http.StatusEarlyHints)
+		for k := range f.hdr {
+			if old, ok := saved[k]; ok {
+				dst[k] = old
+			} else {
+				delete(dst, k)
+			}
+		}
+	}
+	clear(f.hdr)
 }
 
 func (f *fetch) Write(p []byte) (int, error) {

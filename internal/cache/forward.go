@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -97,7 +98,7 @@ func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key strin
 		case code >= 500 && staleIfError(e, &reqCC, rt.c.now()):
 			staleErr, staleWhy = code, "stale-if-error"
 			return modeSwallow, nil
-		case (code == http.StatusBadGateway || code == http.StatusGatewayTimeout) && staleOnDisconnect(e, &reqCC):
+		case unreachable(code, h) && staleOnDisconnect(e, &reqCC):
 			staleErr, staleWhy = code, "origin-unreachable"
 			return modeSwallow, nil
 		}
@@ -137,14 +138,33 @@ func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key strin
 	return nil
 }
 
-// sameValidators reports whether a response head carries e's validators.
+// unreachable reports whether a 502 or 504 is the proxy's own answer for
+// an origin it could not reach, as opposed to one the origin sent. The
+// proxy's error page (upstream.WriteStatus) carries no Date, while an
+// origin's response always does (RFC 9110 section 6.6.1 asks it of every
+// origin with a clock, and the upstream client adds none). Only the first
+// kind lets a stale entry stand in (RFC 9111 section 4.2.4): an origin that
+// answers 502 is reachable, and its answer is passed on.
+func unreachable(code int, h http.Header) bool {
+	return (code == http.StatusBadGateway || code == http.StatusGatewayTimeout) && len(h["Date"]) == 0
+}
+
+// sameValidators is the test of RFC 9111 section 4.3.5 for a 200 to HEAD:
+// every validator the response carries (ETag, Last-Modified) equals the
+// stored one, and so does its Content-Length when it has one. A field the
+// response leaves out is no mismatch; then the stored response is updated
+// with the HEAD response's fields.
 func sameValidators(e *Entry, h http.Header) bool {
-	p := e.prep()
-	if p.etag != "" {
-		return h.Get("Etag") == p.etag
+	if et := h["Etag"]; len(et) > 0 && et[0] != e.prep().etag {
+		return false
 	}
-	lm := e.Header.Get("Last-Modified")
-	return lm != "" && h.Get("Last-Modified") == lm
+	if lm := h["Last-Modified"]; len(lm) > 0 && lm[0] != e.Header.Get("Last-Modified") {
+		return false
+	}
+	if cl := h["Content-Length"]; len(cl) > 0 && cl[0] != strconv.Itoa(len(e.Body)) {
+		return false
+	}
+	return true
 }
 
 // validateShared is validate with coalescing: of concurrent plain GETs
@@ -307,7 +327,9 @@ func storedHeader(src http.Header, cc *directives, respT time.Time) http.Header 
 	for _, f := range cc.noCacheFields {
 		delete(h, http.CanonicalHeaderKey(f))
 	}
-	if len(h["Date"]) == 0 {
+	// A missing or unreadable Date is the time the response arrived
+	// (RFC 9110 section 6.6.1), so Expires can still be read against it.
+	if _, ok := parseHTTPDate(h.Get("Date")); !ok {
 		h["Date"] = []string{respT.UTC().Format(http.TimeFormat)}
 	}
 	return h

@@ -44,11 +44,13 @@ func (rt *Route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.next.ServeHTTP(w, r)
 		return
 	}
-	reqCC := noDirectives
-	if len(r.Header["Cache-Control"]) > 0 {
-		reqCC = parseCacheControl(r.Header)
-	} else if hasToken(r.Header["Pragma"], "no-cache") {
-		reqCC.flags |= ccNoCache
+	reqCC := requestDirectives(r)
+	if reqCC.has(ccNoStore) {
+		// Nothing of this exchange may be stored; a stored answer is not
+		// what the client asked for either (the suite's ccreq-no-store).
+		url, key := rt.keys(r)
+		rt.fetchOne(w, r, url, key, reqCC, pairRequest)
+		return
 	}
 	if e := rt.fastHit(r); e != nil {
 		if now := rt.c.now(); decide(e, &reqCC, now) == useFresh {
@@ -98,6 +100,19 @@ func (rt *Route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		pair = pairRequest
 	}
 	rt.validateShared(w, r, url, key, e, reqCC, pair)
+}
+
+// requestDirectives reads the request's Cache-Control, or, without one,
+// Pragma: no-cache (RFC 9111 section 5.4).
+func requestDirectives(r *http.Request) directives {
+	if len(r.Header["Cache-Control"]) > 0 {
+		return parseCacheControl(r.Header)
+	}
+	d := noDirectives
+	if hasToken(r.Header["Pragma"], "no-cache") {
+		d.flags |= ccNoCache
+	}
+	return d
 }
 
 func onlyIfCached(w http.ResponseWriter) {

@@ -146,15 +146,3 @@ func allDigits(s string) bool {
 func (e *Entry) currentAge(now time.Time) time.Duration {
 	return e.InitialAge + max(now.Sub(e.ResponseTime), 0)
 }
-
-// parseHTTPDate accepts the three date formats of RFC 9110 section 5.6.7.
-func parseHTTPDate(s string) (time.Time, bool) {
-	if s == "" {
-		return time.Time{}, false
-	}
-	t, err := http.ParseTime(s)
-	if err != nil {
-		return time.Time{}, false
-	}
-	return t, true
-}

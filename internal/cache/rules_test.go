@@ -13,7 +13,9 @@ func TestParseCacheControl(t *testing.T) {
 		check func(d directives) bool
 	}{
 		{"max-age", []string{"max-age=60"}, func(d directives) bool { return d.maxAge == 60 }},
-		{"case and spaces", []string{"  Max-Age = 60 ,PUBLIC"}, func(d directives) bool { return d.maxAge == 60 && d.has(ccPublic) }},
+		{"case and spaces between directives", []string{"  Max-Age=60 ,PUBLIC"}, func(d directives) bool { return d.maxAge == 60 && d.has(ccPublic) }},
+		{"space before = voids the directive", []string{"max-age =60, public"}, func(d directives) bool { return d.maxAge == unset && d.has(ccPublic) }},
+		{"space after = voids the directive", []string{"max-age= 60"}, func(d directives) bool { return d.maxAge == unset }},
 		{"quoted value", []string{`max-age="60"`}, func(d directives) bool { return d.maxAge == 60 }},
 		{"first of two wins", []string{"max-age=60, max-age=10"}, func(d directives) bool { return d.maxAge == 60 }},
 		{"across lines", []string{"public", "s-maxage=5"}, func(d directives) bool { return d.has(ccPublic) && d.sMaxAge == 5 }},
@@ -163,6 +165,35 @@ func TestParseRange(t *testing.T) {
 		s, e, ok := parseRange(tt.in, 10)
 		if s != tt.start || e != tt.end || ok != tt.ok {
 			t.Errorf("%q: got %d %d %v, want %d %d %v", tt.in, s, e, ok, tt.start, tt.end, tt.ok)
+		}
+	}
+}
+
+func TestHTTPDateIsReadStrictly(t *testing.T) {
+	want := time.Date(2050, 8, 18, 2, 1, 18, 0, time.UTC)
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{"Thu, 18 Aug 2050 02:01:18 GMT", true},
+		{"THU, 18 AUG 2050 02:01:18 gmt", true},
+		{"Thursday, 18-Aug-50 02:01:18 GMT", true},
+		{"Thu Aug 18 02:01:18 2050", true},
+		{"Thu, 18 Aug 2050 02:01:18 UTC", false},
+		{"Thu, 18 Aug 50 02:01:18 GMT", false},
+		{"Thu 18 Aug 2050 02:01:18 GMT", false},
+		{"Thu, 18  Aug  2050 02:01:18 GMT", false},
+		{"Thu, 18-Aug-2050 02:01:18 GMT", false},
+		{"Thu, 18 Aug 2050 02.01.18 GMT", false},
+		{"Thu, 18 Aug 2050 2:01:18 GMT", false},
+		{"Thu, 18 Aug 2050 24:01:18 GMT", false},
+		{"0", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		got, ok := parseHTTPDate(tt.in)
+		if ok != tt.ok || ok && !got.Equal(want) {
+			t.Errorf("parseHTTPDate(%q) = %v, %v; want ok=%v", tt.in, got, ok, tt.ok)
 		}
 	}
 }
