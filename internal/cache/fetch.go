@@ -34,6 +34,11 @@ type fetch struct {
 	tooBig  bool
 	failed  bool // the client went away: what was kept may be short
 	written int64
+	// upstreamFailed is set when the answer is the proxy's own error page
+	// for an origin it could not reach (see UpstreamFailed): only then may
+	// a stale entry stand in (RFC 9111 section 4.2.4). An origin that
+	// answers 502 itself is reachable, and its answer is passed on.
+	upstreamFailed bool
 }
 
 func newFetch(w http.ResponseWriter, r *http.Request, max int64, decide func(int, http.Header) (fetchMode, []string)) *fetch {
@@ -41,6 +46,10 @@ func newFetch(w http.ResponseWriter, r *http.Request, max int64, decide func(int
 }
 
 func (f *fetch) Header() http.Header { return f.hdr }
+
+// UpstreamFailed is called by the upstream proxy just before it writes its
+// own error page (upstream.WriteError).
+func (f *fetch) UpstreamFailed() { f.upstreamFailed = true }
 
 func (f *fetch) WriteHeader(code int) {
 	if code == http.StatusEarlyHints && f.mode == modeUndecided {

@@ -87,7 +87,8 @@ func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key strin
 	p := e.prep()
 	hasValidators := p.etag != "" || p.hasLM
 	reqT := rt.c.now()
-	f := newFetch(w, r, rt.maxObject, func(code int, h http.Header) (fetchMode, []string) {
+	var f *fetch
+	f = newFetch(w, r, rt.maxObject, func(code int, h http.Header) (fetchMode, []string) {
 		switch {
 		case code == http.StatusNotModified && hasValidators,
 			// A 200 to HEAD with the stored validators freshens the stored
@@ -98,7 +99,7 @@ func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key strin
 		case code >= 500 && staleIfError(e, &reqCC, rt.c.now()):
 			staleErr, staleWhy = code, "stale-if-error"
 			return modeSwallow, nil
-		case unreachable(code, h) && staleOnDisconnect(e, &reqCC):
+		case f.upstreamFailed && staleOnDisconnect(e, &reqCC):
 			staleErr, staleWhy = code, "origin-unreachable"
 			return modeSwallow, nil
 		}
@@ -136,17 +137,6 @@ func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key strin
 		return rt.store(r, url, key, f, &cc, reqT, rt.c.now())
 	}
 	return nil
-}
-
-// unreachable reports whether a 502 or 504 is the proxy's own answer for
-// an origin it could not reach, as opposed to one the origin sent. The
-// proxy's error page (upstream.WriteStatus) carries no Date, while an
-// origin's response always does (RFC 9110 section 6.6.1 asks it of every
-// origin with a clock, and the upstream client adds none). Only the first
-// kind lets a stale entry stand in (RFC 9111 section 4.2.4): an origin that
-// answers 502 is reachable, and its answer is passed on.
-func unreachable(code int, h http.Header) bool {
-	return (code == http.StatusBadGateway || code == http.StatusGatewayTimeout) && len(h["Date"]) == 0
 }
 
 // sameValidators is the test of RFC 9111 section 4.3.5 for a 200 to HEAD:

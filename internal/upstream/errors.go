@@ -104,8 +104,17 @@ func WriteError(w http.ResponseWriter, err error, started bool) {
 	if started {
 		panic(http.ErrAbortHandler)
 	}
+	if n, ok := w.(failureNoter); ok {
+		n.UpstreamFailed()
+	}
 	WriteStatus(w, status)
 }
+
+// failureNoter is a ResponseWriter that wants to know when the answer is
+// Portico's own error page rather than the backend's: the cache, which
+// may answer with a stale entry instead of the page, but must pass on a
+// 502 that a reachable origin sent itself.
+type failureNoter interface{ UpstreamFailed() }
 
 // WriteStatus writes a short neutral plain-text page for status, such as
 // "502 Bad Gateway": the only error body a client gets, so no backend
