@@ -86,6 +86,11 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 		if err := w.flushPre(); err != nil {
 			return n, err
 		}
+		// Corked, the head waits in the kernel for the body's first bytes
+		// instead of leaving as a small segment of its own (nginx's
+		// tcp_nopush): one wakeup fewer for the client per response.
+		c.cork(true)
+		defer c.cork(false)
 		if err := c.bw.Flush(); err != nil {
 			return n, err
 		}
