@@ -67,26 +67,15 @@ func (r *Redis) decode(d *decoder, n ast.Node, path string) {
 
 // decodeRouteCache takes true as every default and false as off.
 func decodeRouteCache(d *decoder, n ast.Node, path string) *RouteCache {
-	v, ok := d.value(n, path)
-	if !ok {
-		return nil
-	}
 	c := &RouteCache{Pos: d.at(path)}
-	switch t := v.(type) {
-	case *ast.BoolNode:
-		if !t.Value {
-			return nil
-		}
-	case *ast.MappingNode, *ast.NullNode:
-		d.mapping(n, path, []field{
-			{"default_ttl", func(n ast.Node, p string) { c.DefaultTTL = d.duration(n, p) }},
-			{"max_object", func(n ast.Node, p string) { c.MaxObject = d.size(n, p) }},
-			{"key", func(n ast.Node, p string) { c.Key.decode(d, n, p) }},
-			{"bypass", func(n ast.Node, p string) { c.Bypass.decode(d, n, p) }},
-			{"purge", func(n ast.Node, p string) { c.Purge = new(CachePurge); c.Purge.decode(d, n, p) }},
-		})
-	default:
-		d.fail(n, path, "expected true, false or a mapping")
+	if on, _ := d.toggle(n, path, []field{
+		{"default_ttl", func(n ast.Node, p string) { c.DefaultTTL = d.duration(n, p) }},
+		{"max_object", func(n ast.Node, p string) { c.MaxObject = d.size(n, p) }},
+		{"key", func(n ast.Node, p string) { c.Key.decode(d, n, p) }},
+		{"bypass", func(n ast.Node, p string) { c.Bypass.decode(d, n, p) }},
+		{"purge", func(n ast.Node, p string) { c.Purge = new(CachePurge); c.Purge.decode(d, n, p) }},
+	}); !on {
+		return nil
 	}
 	return c
 }

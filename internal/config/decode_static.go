@@ -40,27 +40,15 @@ func decodeCacheControl(d *decoder, n ast.Node, path string) []CacheControlRule 
 
 // decodeCompress takes true as every default and false as off.
 func decodeCompress(d *decoder, n ast.Node, path string) *Compress {
-	v, ok := d.value(n, path)
-	if !ok {
-		return nil
-	}
-	if b, isBool := v.(*ast.BoolNode); isBool {
-		if !b.Value {
-			return nil
-		}
-		return &Compress{Pos: d.at(path)}
-	}
-	if isScalar(v) {
-		d.fail(n, path, "expected true, false or a mapping")
-		return nil
-	}
 	c := &Compress{Pos: d.at(path)}
-	d.mapping(n, path, []field{
+	if on, _ := d.toggle(n, path, []field{
 		{"encodings", func(n ast.Node, p string) { c.Encodings = d.strList(n, p) }},
 		{"min_size", func(n ast.Node, p string) { c.MinSize = d.size(n, p) }},
 		{"types", func(n ast.Node, p string) { c.Types = d.strList(n, p) }},
 		{"levels", func(n ast.Node, p string) { c.Levels.decode(d, n, p) }},
-	})
+	}); !on {
+		return nil
+	}
 	return c
 }
 

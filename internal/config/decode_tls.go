@@ -76,24 +76,13 @@ func decodeRedirectHTTPS(d *decoder, n ast.Node, path string) *RedirectHTTPS {
 
 // decodeHSTS takes true as on with the defaults and false as off.
 func decodeHSTS(d *decoder, n ast.Node, path string) *HSTS {
-	v, ok := d.value(n, path)
-	if !ok {
-		return nil
-	}
 	h := &HSTS{Pos: d.at(path)}
-	switch t := v.(type) {
-	case *ast.BoolNode:
-		if !t.Value {
-			return nil
-		}
-	case *ast.MappingNode, *ast.NullNode:
-		d.mapping(n, path, []field{
-			{"max_age", func(n ast.Node, p string) { h.MaxAge = d.duration(n, p) }},
-			{"include_subdomains", func(n ast.Node, p string) { h.IncludeSubdomains = d.boolean(n, p) }},
-			{"preload", func(n ast.Node, p string) { h.Preload = d.boolean(n, p) }},
-		})
-	default:
-		d.fail(n, path, "expected true, false or a mapping")
+	if on, _ := d.toggle(n, path, []field{
+		{"max_age", func(n ast.Node, p string) { h.MaxAge = d.duration(n, p) }},
+		{"include_subdomains", func(n ast.Node, p string) { h.IncludeSubdomains = d.boolean(n, p) }},
+		{"preload", func(n ast.Node, p string) { h.Preload = d.boolean(n, p) }},
+	}); !on {
+		return nil
 	}
 	return h
 }

@@ -25,24 +25,17 @@ func (pp *PoolPolicy) fields(d *decoder) []field {
 
 // decodeEject takes false as off, true as the defaults, or a mapping.
 func decodeEject(d *decoder, n ast.Node, path string) *Eject {
-	v, ok := d.value(n, path)
+	e := &Eject{Pos: d.at(path)}
+	on, ok := d.toggle(n, path, []field{
+		{"failures", func(n ast.Node, p string) { e.Failures = d.integer(n, p, 1) }},
+		{"duration", func(n ast.Node, p string) { e.Duration = d.duration(n, p) }},
+		{"max_duration", func(n ast.Node, p string) { e.MaxDuration = d.duration(n, p) }},
+		{"max_percent", func(n ast.Node, p string) { e.MaxPercent = d.percent(n, p) }},
+	})
 	if !ok {
 		return nil
 	}
-	e := &Eject{Pos: d.at(path)}
-	switch t := v.(type) {
-	case *ast.BoolNode:
-		e.Off = !t.Value
-	case *ast.MappingNode, *ast.NullNode:
-		d.mapping(n, path, []field{
-			{"failures", func(n ast.Node, p string) { e.Failures = d.integer(n, p, 1) }},
-			{"duration", func(n ast.Node, p string) { e.Duration = d.duration(n, p) }},
-			{"max_duration", func(n ast.Node, p string) { e.MaxDuration = d.duration(n, p) }},
-			{"max_percent", func(n ast.Node, p string) { e.MaxPercent = d.percent(n, p) }},
-		})
-	default:
-		d.fail(n, path, "expected true, false or a mapping")
-	}
+	e.Off = !on
 	return e
 }
 

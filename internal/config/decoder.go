@@ -282,6 +282,26 @@ func (d *decoder) str(n ast.Node, path string) string {
 	return ""
 }
 
+// toggle decodes a key that is a feature switch with settings: true is on
+// with every default, false is off, a mapping (or nothing) is on with
+// these fields. ok is false when the value is none of these; the error is
+// recorded.
+func (d *decoder) toggle(n ast.Node, path string, fields []field) (on, ok bool) {
+	v, ok := d.value(n, path)
+	if !ok {
+		return false, false
+	}
+	switch t := v.(type) {
+	case *ast.BoolNode:
+		return t.Value, true
+	case *ast.MappingNode, *ast.NullNode:
+		d.mapping(n, path, fields)
+		return true, true
+	}
+	d.fail(n, path, "expected true, false or a mapping")
+	return false, false
+}
+
 func (d *decoder) boolean(n ast.Node, path string) bool {
 	v, ok := d.value(n, path)
 	if !ok {
