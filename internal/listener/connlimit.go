@@ -68,9 +68,12 @@ func (l *connLimiter) open(ip netip.Addr) (conns, ips int) {
 
 // remoteIP returns the client IP of c, IPv4-mapped IPv6 addresses as IPv4
 // and without zone, so that one client has one key.
-func remoteIP(c net.Conn) (netip.Addr, bool) {
+func remoteIP(c net.Conn) (netip.Addr, bool) { return addrIP(c.RemoteAddr()) }
+
+// addrIP is remoteIP for an address of any transport (TCP, QUIC's UDP).
+func addrIP(addr net.Addr) (netip.Addr, bool) {
 	var ap netip.AddrPort
-	switch a := c.RemoteAddr().(type) {
+	switch a := addr.(type) {
 	case *net.TCPAddr:
 		ap = a.AddrPort()
 	case nil:

@@ -61,3 +61,56 @@ func portOf(t *testing.T, s *Server) string {
 	}
 	return port
 }
+
+// TestHTTP3CountsTowardsMaxConnsPerIP: QUIC connections take the same
+// per-IP slots as TCP ones; one over the limit is closed at once, and a
+// slot comes back when its connection ends.
+func TestHTTP3CountsTowardsMaxConnsPerIP(t *testing.T) {
+	ca := newTestCA(t)
+	c, k, _ := ca.issue(t, leafOpts{names: []string{"site.test"}})
+	l := tlsListener([2]string{c, k})
+	l.HTTP3 = true
+	l.Limits.MaxConnsPerIP = 1
+	s := serveListener(t, l, Options{}, echoBackend(t).URL, nil)
+	url := "https://" + s.Addr().String() + "/hello"
+	newClient := func() (*http.Client, *http3.Transport) {
+		tr := &http3.Transport{TLSClientConfig: &tls.Config{ServerName: "site.test", RootCAs: ca.pool()}}
+		return &http.Client{Transport: tr, Timeout: 5 * time.Second}, tr
+	}
+	get := func(c *http.Client) error {
+		resp, err := c.Get(url)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return nil
+	}
+
+	first, firstTr := newClient()
+	if err := get(first); err != nil {
+		t.Fatalf("first connection: %v", err)
+	}
+	second, secondTr := newClient()
+	defer secondTr.Close()
+	if err := get(second); err == nil {
+		t.Fatal("a second QUIC connection from the same IP was served; want it refused")
+	}
+
+	firstTr.Close() // frees the slot once the server sees the close
+	third, thirdTr := newClient()
+	defer thirdTr.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := get(third)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the first connection closed: %v", err)
+		}
+		thirdTr.Close()
+		third, thirdTr = newClient()
+		time.Sleep(50 * time.Millisecond)
+	}
+}
