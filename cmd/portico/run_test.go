@@ -143,13 +143,7 @@ func TestReloadUnderLoadDropsNothingAndKeepsWebSockets(t *testing.T) {
 		t.Fatalf("websocket after reloads: got %q, want a:ping", got)
 	}
 	// New requests see the last config (b after an odd number of flips? 10 flips end on a).
-	res, err := http.Get(url + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if string(body) != "a" {
+	if body := getBody(t, url); body != "a" {
 		t.Fatalf("after reloads got %q, want a", body)
 	}
 }
@@ -164,13 +158,7 @@ func TestInvalidReloadKeepsRunningGeneration(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "config kept") || !strings.Contains(err.Error(), "nowhere") {
 		t.Fatalf("reload error = %v, want a config error about the undefined upstream", err)
 	}
-	res, err := http.Get(url + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if string(body) != "a" {
+	if body := getBody(t, url); body != "a" {
 		t.Fatalf("after a broken reload got %q, want the old config's answer a", body)
 	}
 }
@@ -235,13 +223,7 @@ func TestInFlightRequestFinishesOnOldGeneration(t *testing.T) {
 	if g := <-got; g != "old" {
 		t.Fatalf("in-flight request got %q, want old", g)
 	}
-	res, err := http.Get(url + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if string(body) != "new" {
+	if body := getBody(t, url); body != "new" {
 		t.Fatalf("new request got %q, want new", body)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/testpki"
 )
 
 // pebble is a running pebble ACME test CA.
@@ -44,8 +45,8 @@ func startPebble(t *testing.T, httpPort, tlsPort int) *pebble {
 	}
 	// Debian ships no test certificates: pebble's HTTPS certificate comes
 	// from a CA made here.
-	ca := newTestCA(t)
-	cert, key, _ := ca.issue(t, leafOpts{cn: "pebble", names: []string{"127.0.0.1", "localhost"}})
+	ca := testpki.NewCA(t)
+	cert, key, _ := ca.Issue(t, testpki.Leaf{CN: "pebble", Names: []string{"127.0.0.1", "localhost"}})
 	acmePort, mgmtPort := freePort(t), freePort(t)
 	conf := map[string]any{"pebble": map[string]any{
 		"listenAddress":                  "127.0.0.1:" + strconv.Itoa(acmePort),
@@ -76,9 +77,9 @@ func startPebble(t *testing.T, httpPort, tlsPort int) *pebble {
 			t.Logf("pebble log:\n%s", log.String())
 		}
 	})
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool()}}}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
 	defer client.CloseIdleConnections()
-	p := &pebble{dir: "https://127.0.0.1:" + strconv.Itoa(acmePort) + "/dir", caRoot: ca.file, cmd: cmd}
+	p := &pebble{dir: "https://127.0.0.1:" + strconv.Itoa(acmePort) + "/dir", caRoot: ca.File, cmd: cmd}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		resp, err := client.Get("https://127.0.0.1:" + strconv.Itoa(mgmtPort) + "/roots/0")
@@ -166,8 +167,8 @@ func waitACME(t *testing.T, s *Server, limit time.Duration) {
 }
 
 func TestACMEUnreachableCAKeepsServingAndRetries(t *testing.T) {
-	ca := newTestCA(t)
-	c, k, leaf := ca.issue(t, leafOpts{names: []string{"localhost"}})
+	ca := testpki.NewCA(t)
+	c, k, leaf := ca.Issue(t, testpki.Leaf{Names: []string{"localhost"}})
 	dead := freePort(t) // nothing listens here
 	l := config.Listener{TLS: &config.TLS{
 		Certs: []config.CertPair{{Cert: c, Key: k}},
@@ -199,7 +200,7 @@ func TestACMEUnreachableCAKeepsServingAndRetries(t *testing.T) {
 		t.Errorf("backoff: got %v, want it to grow as %v", got, acmeBackoff[:3])
 	}
 	// Meanwhile the listener serves the ACME name with the file certificate.
-	peer, err := handshake(t, s.Addr().String(), &tls.Config{ServerName: "localhost", RootCAs: ca.pool()})
+	peer, err := handshake(t, s.Addr().String(), &tls.Config{ServerName: "localhost", RootCAs: ca.Pool()})
 	if err != nil {
 		t.Fatalf("handshake while the CA is down: %v", err)
 	}

@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go/http3"
+
+	"github.com/portico-proxy/portico/internal/testpki"
 )
 
 func TestHTTP3RoundTripThroughProxy(t *testing.T) {
-	ca := newTestCA(t)
-	c, k, _ := ca.issue(t, leafOpts{names: []string{"site.test"}})
+	ca := testpki.NewCA(t)
+	c, k, _ := ca.Issue(t, testpki.Leaf{Names: []string{"site.test"}})
 	l := tlsListener([2]string{c, k})
 	l.HTTP3 = true
 	s := serveListener(t, l, Options{}, echoBackend(t).URL, nil)
@@ -21,7 +23,7 @@ func TestHTTP3RoundTripThroughProxy(t *testing.T) {
 
 	// h1 and h2 responses advertise HTTP/3 on the same port.
 	h2 := &http.Client{Transport: &http.Transport{ForceAttemptHTTP2: true,
-		TLSClientConfig: &tls.Config{ServerName: "site.test", RootCAs: ca.pool()}}}
+		TLSClientConfig: &tls.Config{ServerName: "site.test", RootCAs: ca.Pool()}}}
 	defer h2.CloseIdleConnections()
 	resp, err := h2.Get(url)
 	if err != nil {
@@ -33,7 +35,7 @@ func TestHTTP3RoundTripThroughProxy(t *testing.T) {
 		t.Errorf("Alt-Svc over %s: got %q, want %q", resp.Proto, got, want)
 	}
 
-	tr := &http3.Transport{TLSClientConfig: &tls.Config{ServerName: "site.test", RootCAs: ca.pool()}}
+	tr := &http3.Transport{TLSClientConfig: &tls.Config{ServerName: "site.test", RootCAs: ca.Pool()}}
 	defer tr.Close()
 	h3 := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	resp, err = h3.Get(url)
@@ -66,15 +68,15 @@ func portOf(t *testing.T, s *Server) string {
 // per-IP slots as TCP ones; one over the limit is closed at once, and a
 // slot comes back when its connection ends.
 func TestHTTP3CountsTowardsMaxConnsPerIP(t *testing.T) {
-	ca := newTestCA(t)
-	c, k, _ := ca.issue(t, leafOpts{names: []string{"site.test"}})
+	ca := testpki.NewCA(t)
+	c, k, _ := ca.Issue(t, testpki.Leaf{Names: []string{"site.test"}})
 	l := tlsListener([2]string{c, k})
 	l.HTTP3 = true
 	l.Limits.MaxConnsPerIP = 1
 	s := serveListener(t, l, Options{}, echoBackend(t).URL, nil)
 	url := "https://" + s.Addr().String() + "/hello"
 	newClient := func() (*http.Client, *http3.Transport) {
-		tr := &http3.Transport{TLSClientConfig: &tls.Config{ServerName: "site.test", RootCAs: ca.pool()}}
+		tr := &http3.Transport{TLSClientConfig: &tls.Config{ServerName: "site.test", RootCAs: ca.Pool()}}
 		return &http.Client{Transport: tr, Timeout: 5 * time.Second}, tr
 	}
 	get := func(c *http.Client) error {

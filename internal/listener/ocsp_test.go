@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ocsp"
+
+	"github.com/portico-proxy/portico/internal/testpki"
 )
 
 type leafSerial struct {
@@ -34,11 +36,11 @@ func freePort(t *testing.T) int {
 }
 
 func TestOCSPStaplingFromOpenSSLResponder(t *testing.T) {
-	ca := newTestCA(t)
+	ca := testpki.NewCA(t)
 	port := freePort(t)
 	url := "http://127.0.0.1:" + strconv.Itoa(port)
-	c, k, leaf := ca.issue(t, leafOpts{cn: "site.test", names: []string{"site.test"}, ocspURL: url})
-	noOCSP, noOCSPKey, _ := ca.issue(t, leafOpts{cn: "plain.test", names: []string{"plain.test"}})
+	c, k, leaf := ca.Issue(t, testpki.Leaf{CN: "site.test", Names: []string{"site.test"}, OCSPURL: url})
+	noOCSP, noOCSPKey, _ := ca.Issue(t, testpki.Leaf{CN: "plain.test", Names: []string{"plain.test"}})
 	var log logBuf
 	s := serveListener(t, tlsListener([2]string{c, k}, [2]string{noOCSP, noOCSPKey}), Options{}, echoBackend(t).URL, &log)
 	t.Cleanup(func() {
@@ -59,7 +61,7 @@ func TestOCSPStaplingFromOpenSSLResponder(t *testing.T) {
 	if raw == nil {
 		t.Fatal("no OCSP response stapled")
 	}
-	resp, err := ocsp.ParseResponseForCert(raw, leaf, ca.cert)
+	resp, err := ocsp.ParseResponseForCert(raw, leaf, ca.Cert)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +79,7 @@ func TestOCSPStaplingFromOpenSSLResponder(t *testing.T) {
 
 // startResponderOn runs `openssl ocsp` as the CA's responder on port,
 // vouching for the listed certificates.
-func startResponderOn(t *testing.T, ca *testCA, port int, good ...*leafSerial) {
+func startResponderOn(t *testing.T, ca *testpki.CA, port int, good ...*leafSerial) {
 	t.Helper()
 	if _, err := exec.LookPath("openssl"); err != nil {
 		if os.Getenv("PORTICO_REQUIRE_REAL") == "" {
@@ -85,7 +87,7 @@ func startResponderOn(t *testing.T, ca *testCA, port int, good ...*leafSerial) {
 		}
 		t.Fatal("openssl not installed")
 	}
-	index := filepath.Join(ca.dir, "index.txt")
+	index := filepath.Join(ca.Dir, "index.txt")
 	var lines string
 	for _, g := range good {
 		lines += fmt.Sprintf("V\t%s\t\t%X\tunknown\t/CN=%s\n", g.notAfter.UTC().Format("060102150405Z"), g.serial, g.cn)
@@ -94,7 +96,7 @@ func startResponderOn(t *testing.T, ca *testCA, port int, good ...*leafSerial) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("openssl", "ocsp", "-index", index, "-port", strconv.Itoa(port),
-		"-rsigner", ca.file, "-rkey", ca.keyFile, "-CA", ca.file, "-nmin", "10", "-ignore_err")
+		"-rsigner", ca.File, "-rkey", ca.KeyFile, "-CA", ca.File, "-nmin", "10", "-ignore_err")
 	out, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

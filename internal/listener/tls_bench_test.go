@@ -6,20 +6,21 @@ import (
 	"testing"
 
 	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/testpki"
 )
 
 // BenchmarkGetCertificate measures the per-handshake certificate choice:
 // one map lookup for a name with one certificate.
 func BenchmarkGetCertificate(b *testing.B) {
-	ca := newTestCA(b)
+	ca := testpki.NewCA(b)
 	var pairs []config.CertPair
 	for _, names := range [][]string{{"default.test"}, {"a.example.com"}, {"*.example.com"}} {
-		c, k, _ := ca.issue(b, leafOpts{names: names})
+		c, k, _ := ca.Issue(b, testpki.Leaf{Names: names})
 		pairs = append(pairs, config.CertPair{Cert: c, Key: k})
 	}
 	// One name with an ECDSA and an RSA pair: the client's hello decides.
 	for _, rsa := range []bool{true, false} {
-		c, k, _ := ca.issue(b, leafOpts{names: []string{"both.test"}, rsa: rsa})
+		c, k, _ := ca.Issue(b, testpki.Leaf{Names: []string{"both.test"}, RSA: rsa})
 		pairs = append(pairs, config.CertPair{Cert: c, Key: k})
 	}
 	store, err := NewCertStore("bench", pairs, nil)
@@ -46,14 +47,14 @@ func BenchmarkGetCertificate(b *testing.B) {
 // policy, for an ECDSA P-256 and an RSA 2048 certificate, and a resumed
 // one.
 func BenchmarkTLSHandshake(b *testing.B) {
-	ca := newTestCA(b)
+	ca := testpki.NewCA(b)
 	for _, tc := range []struct {
 		name    string
 		rsa     bool
 		resumed bool
 	}{{"ECDSA-P256", false, false}, {"RSA-2048", true, false}, {"ECDSA-P256-resumed", false, true}} {
 		b.Run(tc.name, func(b *testing.B) {
-			c, k, _ := ca.issue(b, leafOpts{names: []string{"site.test"}, rsa: tc.rsa})
+			c, k, _ := ca.Issue(b, testpki.Leaf{Names: []string{"site.test"}, RSA: tc.rsa})
 			store, err := NewCertStore("bench", []config.CertPair{{Cert: c, Key: k}}, nil)
 			if err != nil {
 				b.Fatal(err)
@@ -65,7 +66,7 @@ func BenchmarkTLSHandshake(b *testing.B) {
 				b.Fatal(err)
 			}
 			newTicketKeys(srvConf, ticketKeep)
-			cliConf := &tls.Config{ServerName: "site.test", RootCAs: ca.pool()}
+			cliConf := &tls.Config{ServerName: "site.test", RootCAs: ca.Pool()}
 			if tc.resumed {
 				cliConf.ClientSessionCache = tls.NewLRUClientSessionCache(1)
 				pipeHandshake(b, srvConf, cliConf, true)
@@ -113,11 +114,11 @@ func pipeHandshake(b *testing.B, srvConf, cliConf *tls.Config, read bool) {
 // certificate, close), as a handshakes-per-second figure; the Go client's
 // CPU is included.
 func BenchmarkListenerTLSHandshake(b *testing.B) {
-	ca := newTestCA(b)
-	c, k, _ := ca.issue(b, leafOpts{names: []string{"site.test"}})
+	ca := testpki.NewCA(b)
+	c, k, _ := ca.Issue(b, testpki.Leaf{Names: []string{"site.test"}})
 	s := serveListener(b, tlsListener([2]string{c, k}), Options{}, "http://127.0.0.1:9", nil)
 	addr := s.Addr().String()
-	conf := &tls.Config{ServerName: "site.test", RootCAs: ca.pool()}
+	conf := &tls.Config{ServerName: "site.test", RootCAs: ca.Pool()}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

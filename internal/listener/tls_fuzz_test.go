@@ -8,16 +8,17 @@ import (
 	"testing"
 
 	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/testpki"
 )
 
 // FuzzSNILookup feeds arbitrary server names (they come from the client's
 // hello) to the certificate choice: it must never panic, and a certificate
 // chosen by name must be valid for that name.
 func FuzzSNILookup(f *testing.F) {
-	ca := newTestCA(f)
+	ca := testpki.NewCA(f)
 	var pairs []config.CertPair
 	for _, names := range [][]string{{"default.test"}, {"a.example.com"}, {"*.example.com"}, {"127.0.0.1"}} {
-		c, k, _ := ca.issue(f, leafOpts{names: names})
+		c, k, _ := ca.Issue(f, testpki.Leaf{Names: names})
 		pairs = append(pairs, config.CertPair{Cert: c, Key: k})
 	}
 	store, err := NewCertStore("fuzz", pairs, nil)

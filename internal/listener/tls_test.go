@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/testpki"
 )
 
 func tlsListener(pairs ...[2]string) config.Listener {
@@ -27,10 +28,10 @@ func tlsListener(pairs ...[2]string) config.Listener {
 }
 
 func TestSNISelectsExactThenWildcardThenDefault(t *testing.T) {
-	ca := newTestCA(t)
-	dc, dk, _ := ca.issue(t, leafOpts{names: []string{"default.test"}})
-	ec, ek, _ := ca.issue(t, leafOpts{names: []string{"a.example.com"}})
-	wc, wk, _ := ca.issue(t, leafOpts{names: []string{"*.example.com"}})
+	ca := testpki.NewCA(t)
+	dc, dk, _ := ca.Issue(t, testpki.Leaf{Names: []string{"default.test"}})
+	ec, ek, _ := ca.Issue(t, testpki.Leaf{Names: []string{"a.example.com"}})
+	wc, wk, _ := ca.Issue(t, testpki.Leaf{Names: []string{"*.example.com"}})
 	s := serveListener(t, tlsListener([2]string{dc, dk}, [2]string{ec, ek}, [2]string{wc, wk}), Options{}, echoBackend(t).URL, nil)
 	tests := []struct{ sni, want string }{
 		{"a.example.com", "a.example.com"},
@@ -52,9 +53,9 @@ func TestSNISelectsExactThenWildcardThenDefault(t *testing.T) {
 }
 
 func TestSNIPicksECDSAOrRSAByClientCapability(t *testing.T) {
-	ca := newTestCA(t)
-	rc, rk, _ := ca.issue(t, leafOpts{names: []string{"both.test"}, rsa: true})
-	ec, ek, _ := ca.issue(t, leafOpts{names: []string{"both.test"}})
+	ca := testpki.NewCA(t)
+	rc, rk, _ := ca.Issue(t, testpki.Leaf{Names: []string{"both.test"}, RSA: true})
+	ec, ek, _ := ca.Issue(t, testpki.Leaf{Names: []string{"both.test"}})
 	// RSA is configured first; ECDSA still wins for clients that can use it.
 	s := serveListener(t, tlsListener([2]string{rc, rk}, [2]string{ec, ek}), Options{}, echoBackend(t).URL, nil)
 	tests := []struct {
@@ -62,8 +63,8 @@ func TestSNIPicksECDSAOrRSAByClientCapability(t *testing.T) {
 		client *tls.Config
 		want   x509.PublicKeyAlgorithm
 	}{
-		{"modern client", &tls.Config{ServerName: "both.test", RootCAs: ca.pool()}, x509.ECDSA},
-		{"RSA-only TLS 1.2 client", &tls.Config{ServerName: "both.test", RootCAs: ca.pool(), MaxVersion: tls.VersionTLS12,
+		{"modern client", &tls.Config{ServerName: "both.test", RootCAs: ca.Pool()}, x509.ECDSA},
+		{"RSA-only TLS 1.2 client", &tls.Config{ServerName: "both.test", RootCAs: ca.Pool(), MaxVersion: tls.VersionTLS12,
 			CipherSuites: []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}}, x509.RSA},
 		{"no SNI", &tls.Config{InsecureSkipVerify: true}, x509.ECDSA},
 	}
@@ -79,10 +80,10 @@ func TestSNIPicksECDSAOrRSAByClientCapability(t *testing.T) {
 }
 
 func TestCertReloadPicksUpChangedFileWithoutDroppingConnections(t *testing.T) {
-	ca := newTestCA(t)
-	c1, k1, leaf1 := ca.issue(t, leafOpts{names: []string{"site.test"}})
+	ca := testpki.NewCA(t)
+	c1, k1, leaf1 := ca.Issue(t, testpki.Leaf{Names: []string{"site.test"}})
 	s := serveListener(t, tlsListener([2]string{c1, k1}), Options{}, echoBackend(t).URL, nil)
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{ServerName: "site.test", RootCAs: ca.pool()}}}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{ServerName: "site.test", RootCAs: ca.Pool()}}}
 	defer client.CloseIdleConnections()
 	url := "https://" + s.Addr().String() + "/"
 	resp := get(t, client, url)
@@ -93,7 +94,7 @@ func TestCertReloadPicksUpChangedFileWithoutDroppingConnections(t *testing.T) {
 		t.Errorf("got a chain of %d certificates, want the leaf and its CA as in the file", len(resp.TLS.PeerCertificates))
 	}
 
-	c2, k2, leaf2 := ca.issue(t, leafOpts{names: []string{"site.test"}})
+	c2, k2, leaf2 := ca.Issue(t, testpki.Leaf{Names: []string{"site.test"}})
 	replaceFile(t, c2, c1)
 	replaceFile(t, k2, k1)
 	if err := s.CertStore().Check(); err != nil {
@@ -112,7 +113,7 @@ func TestCertReloadPicksUpChangedFileWithoutDroppingConnections(t *testing.T) {
 		t.Error("the open connection was not kept across the reload")
 	}
 	// ...and new handshakes get the new certificate.
-	got, err := handshake(t, s.Addr().String(), &tls.Config{ServerName: "site.test", RootCAs: ca.pool()})
+	got, err := handshake(t, s.Addr().String(), &tls.Config{ServerName: "site.test", RootCAs: ca.Pool()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,8 +123,8 @@ func TestCertReloadPicksUpChangedFileWithoutDroppingConnections(t *testing.T) {
 }
 
 func TestCertReloadBrokenFileKeepsOldAndReports(t *testing.T) {
-	ca := newTestCA(t)
-	c1, k1, leaf1 := ca.issue(t, leafOpts{names: []string{"site.test"}})
+	ca := testpki.NewCA(t)
+	c1, k1, leaf1 := ca.Issue(t, testpki.Leaf{Names: []string{"site.test"}})
 	var log logBuf
 	s := serveListener(t, tlsListener([2]string{c1, k1}), Options{}, echoBackend(t).URL, &log)
 	if err := os.WriteFile(c1, []byte("-----BEGIN CERTIFICATE-----\nbroken\n"), 0o600); err != nil {
@@ -140,7 +141,7 @@ func TestCertReloadBrokenFileKeepsOldAndReports(t *testing.T) {
 	if err := s.CertStore().Check(); err != nil {
 		t.Errorf("second poll of the unchanged broken file: got %v, want nothing new", err)
 	}
-	got, err := handshake(t, s.Addr().String(), &tls.Config{ServerName: "site.test", RootCAs: ca.pool()})
+	got, err := handshake(t, s.Addr().String(), &tls.Config{ServerName: "site.test", RootCAs: ca.Pool()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,28 +149,28 @@ func TestCertReloadBrokenFileKeepsOldAndReports(t *testing.T) {
 		t.Error("the old certificate is not served any more")
 	}
 	// A later fix is picked up by the next poll.
-	c3, k3, leaf3 := ca.issue(t, leafOpts{names: []string{"site.test"}})
+	c3, k3, leaf3 := ca.Issue(t, testpki.Leaf{Names: []string{"site.test"}})
 	replaceFile(t, c3, c1)
 	replaceFile(t, k3, k1)
 	if err := s.CertStore().Check(); err != nil {
 		t.Fatal(err)
 	}
-	got, _ = handshake(t, s.Addr().String(), &tls.Config{ServerName: "site.test", RootCAs: ca.pool()})
+	got, _ = handshake(t, s.Addr().String(), &tls.Config{ServerName: "site.test", RootCAs: ca.Pool()})
 	if got == nil || got.SerialNumber.Cmp(leaf3.SerialNumber) != 0 {
 		t.Error("the repaired file was not picked up")
 	}
 }
 
 func TestCertFileWatchReloadsByItself(t *testing.T) {
-	ca := newTestCA(t)
-	c1, k1, _ := ca.issue(t, leafOpts{names: []string{"site.test"}})
+	ca := testpki.NewCA(t)
+	c1, k1, _ := ca.Issue(t, testpki.Leaf{Names: []string{"site.test"}})
 	s := serveListener(t, tlsListener([2]string{c1, k1}), Options{CertPoll: 20 * time.Millisecond}, echoBackend(t).URL, nil)
-	c2, k2, leaf2 := ca.issue(t, leafOpts{names: []string{"site.test"}})
+	c2, k2, leaf2 := ca.Issue(t, testpki.Leaf{Names: []string{"site.test"}})
 	replaceFile(t, k2, k1)
 	replaceFile(t, c2, c1)
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		got, err := handshake(t, s.Addr().String(), &tls.Config{ServerName: "site.test", RootCAs: ca.pool()})
+		got, err := handshake(t, s.Addr().String(), &tls.Config{ServerName: "site.test", RootCAs: ca.Pool()})
 		if err == nil && got.SerialNumber.Cmp(leaf2.SerialNumber) == 0 {
 			return
 		}
@@ -185,8 +186,8 @@ func TestEncryptedKeyIsRejectedWithClearMessage(t *testing.T) {
 		}
 		t.Fatal("openssl not installed")
 	}
-	ca := newTestCA(t)
-	c, k, _ := ca.issue(t, leafOpts{names: []string{"site.test"}})
+	ca := testpki.NewCA(t)
+	c, k, _ := ca.Issue(t, testpki.Leaf{Names: []string{"site.test"}})
 	enc := k + ".enc"
 	out, err := exec.Command("openssl", "pkey", "-in", k, "-aes256", "-passout", "pass:secret", "-out", enc).CombinedOutput()
 	if err != nil {
@@ -199,13 +200,13 @@ func TestEncryptedKeyIsRejectedWithClearMessage(t *testing.T) {
 }
 
 func TestTLSRefusesOldVersionsAndWeakCiphers(t *testing.T) {
-	ca := newTestCA(t)
-	c, k, _ := ca.issue(t, leafOpts{names: []string{"site.test"}, rsa: true})
+	ca := testpki.NewCA(t)
+	c, k, _ := ca.Issue(t, testpki.Leaf{Names: []string{"site.test"}, RSA: true})
 	s := serveListener(t, tlsListener([2]string{c, k}), Options{}, echoBackend(t).URL, nil)
 	l13 := tlsListener([2]string{c, k})
 	l13.TLS.MinVersion = "1.3"
 	s13 := serveListener(t, l13, Options{}, echoBackend(t).URL, nil)
-	base := func() *tls.Config { return &tls.Config{ServerName: "site.test", RootCAs: ca.pool()} }
+	base := func() *tls.Config { return &tls.Config{ServerName: "site.test", RootCAs: ca.Pool()} }
 	tests := []struct {
 		name   string
 		addr   string
@@ -240,8 +241,8 @@ func TestTLSRefusesLegacyClientsWithOpenSSL(t *testing.T) {
 		}
 		t.Fatal("openssl not installed")
 	}
-	ca := newTestCA(t)
-	c, k, _ := ca.issue(t, leafOpts{names: []string{"site.test"}, rsa: true})
+	ca := testpki.NewCA(t)
+	c, k, _ := ca.Issue(t, testpki.Leaf{Names: []string{"site.test"}, RSA: true})
 	s := serveListener(t, tlsListener([2]string{c, k}), Options{}, echoBackend(t).URL, nil)
 	tests := []struct {
 		name string
@@ -266,10 +267,10 @@ func TestTLSRefusesLegacyClientsWithOpenSSL(t *testing.T) {
 }
 
 func TestSessionTicketsResumeAcrossRotationUntilKeyDropped(t *testing.T) {
-	ca := newTestCA(t)
-	c, k, _ := ca.issue(t, leafOpts{names: []string{"site.test"}})
+	ca := testpki.NewCA(t)
+	c, k, _ := ca.Issue(t, testpki.Leaf{Names: []string{"site.test"}})
 	s := serveListener(t, tlsListener([2]string{c, k}), Options{}, echoBackend(t).URL, nil)
-	conf := &tls.Config{ServerName: "site.test", RootCAs: ca.pool(), ClientSessionCache: tls.NewLRUClientSessionCache(4),
+	conf := &tls.Config{ServerName: "site.test", RootCAs: ca.Pool(), ClientSessionCache: tls.NewLRUClientSessionCache(4),
 		MaxVersion: tls.VersionTLS12} // TLS 1.2 tickets are handed out in the handshake itself
 	resumed := func() bool {
 		conn, err := tls.Dial("tcp", s.Addr().String(), conf)
@@ -300,18 +301,18 @@ func TestSessionTicketsResumeAcrossRotationUntilKeyDropped(t *testing.T) {
 }
 
 func TestClientAuth(t *testing.T) {
-	ca := newTestCA(t)
-	other := newTestCA(t)
-	c, k, _ := ca.issue(t, leafOpts{names: []string{"site.test"}})
+	ca := testpki.NewCA(t)
+	other := testpki.NewCA(t)
+	c, k, _ := ca.Issue(t, testpki.Leaf{Names: []string{"site.test"}})
 	backend := echoBackend(t)
 	listen := func(mode string) *Server {
 		l := tlsListener([2]string{c, k})
-		l.TLS.ClientAuth = &config.ClientAuth{Mode: mode, CA: ca.file}
+		l.TLS.ClientAuth = &config.ClientAuth{Mode: mode, CA: ca.File}
 		return serveListener(t, l, Options{}, backend.URL, nil)
 	}
 	require, request := listen("require"), listen("request")
-	alice := ca.clientCert(t, "alice")
-	mallory := other.clientCert(t, "mallory")
+	alice := ca.ClientCert(t, "alice")
+	mallory := other.ClientCert(t, "mallory")
 	tests := []struct {
 		name        string
 		s           *Server
@@ -327,7 +328,7 @@ func TestClientAuth(t *testing.T) {
 		{"request with a foreign certificate", request, &mallory, false, ""},
 	}
 	for _, tt := range tests {
-		conf := &tls.Config{ServerName: "site.test", RootCAs: ca.pool()}
+		conf := &tls.Config{ServerName: "site.test", RootCAs: ca.Pool()}
 		if tt.cert != nil {
 			conf.Certificates = []tls.Certificate{*tt.cert}
 		}
@@ -391,9 +392,9 @@ func TestRedirectHTTPS(t *testing.T) {
 }
 
 func TestCertificatesDescribeEachPair(t *testing.T) {
-	ca := newTestCA(t)
-	ec, ek, leaf := ca.issue(t, leafOpts{names: []string{"a.test", "b.test"}})
-	rc, rk, _ := ca.issue(t, leafOpts{names: []string{"a.test"}, rsa: true})
+	ca := testpki.NewCA(t)
+	ec, ek, leaf := ca.Issue(t, testpki.Leaf{Names: []string{"a.test", "b.test"}})
+	rc, rk, _ := ca.Issue(t, testpki.Leaf{Names: []string{"a.test"}, RSA: true})
 	l := tlsListener([2]string{ec, ek}, [2]string{rc, rk})
 	l.Name = "web"
 	s := serveListener(t, l, Options{}, echoBackend(t).URL, nil)
@@ -412,10 +413,10 @@ func TestCertificatesDescribeEachPair(t *testing.T) {
 }
 
 func TestExpiryWarnings(t *testing.T) {
-	ca := newTestCA(t)
+	ca := testpki.NewCA(t)
 	now := time.Now()
-	soon, soonKey, _ := ca.issue(t, leafOpts{names: []string{"soon.test"}, notAfter: now.Add(10 * 24 * time.Hour)})
-	later, laterKey, _ := ca.issue(t, leafOpts{names: []string{"later.test"}, notAfter: now.Add(90 * 24 * time.Hour)})
+	soon, soonKey, _ := ca.Issue(t, testpki.Leaf{Names: []string{"soon.test"}, NotAfter: now.Add(10 * 24 * time.Hour)})
+	later, laterKey, _ := ca.Issue(t, testpki.Leaf{Names: []string{"later.test"}, NotAfter: now.Add(90 * 24 * time.Hour)})
 	cfg := &config.Config{Listeners: []config.Listener{tlsListener([2]string{soon, soonKey}, [2]string{later, laterKey}, [2]string{"missing.pem", "missing-key.pem"})}}
 	got := ExpiryWarnings(cfg, now, 30*24*time.Hour)
 	if len(got) != 2 || !strings.Contains(got[0], soon) || !strings.Contains(got[0], "expires in 9 days") ||
@@ -444,8 +445,8 @@ func replaceFile(t *testing.T, src, dst string) {
 }
 
 func TestTLSSetupErrorsNameTheProblem(t *testing.T) {
-	ca := newTestCA(t)
-	c, k, _ := ca.issue(t, leafOpts{names: []string{"site.test"}})
+	ca := testpki.NewCA(t)
+	c, k, _ := ca.Issue(t, testpki.Leaf{Names: []string{"site.test"}})
 	empty := filepath.Join(t.TempDir(), "empty.pem")
 	os.WriteFile(empty, []byte("no pem here"), 0o600)
 	tests := []struct {
@@ -454,7 +455,7 @@ func TestTLSSetupErrorsNameTheProblem(t *testing.T) {
 		want string
 	}{
 		{"missing certificate file", config.TLS{Certs: []config.CertPair{{Cert: "/nonexistent/cert.pem", Key: k}}}, "/nonexistent/cert.pem"},
-		{"certificate and key that do not match", config.TLS{Certs: []config.CertPair{{Cert: c, Key: ca.keyFile}}}, "private key does not match"},
+		{"certificate and key that do not match", config.TLS{Certs: []config.CertPair{{Cert: c, Key: ca.KeyFile}}}, "private key does not match"},
 		{"client_auth CA file missing", config.TLS{Certs: []config.CertPair{{Cert: c, Key: k}},
 			ClientAuth: &config.ClientAuth{Mode: "require", CA: "/nonexistent/ca.pem"}}, "client_auth"},
 		{"client_auth CA file without certificates", config.TLS{Certs: []config.CertPair{{Cert: c, Key: k}},

@@ -282,25 +282,14 @@ func (cw *compressWriter) ReadFrom(src io.Reader) (int64, error) {
 	}
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
-	buf := *bp
-	var total int64
-	for {
-		n, rerr := src.Read(buf)
-		if n > 0 {
-			k, werr := cw.encode(buf[:n])
-			total += int64(k)
-			if werr != nil {
-				return total, werr
-			}
-		}
-		if rerr == io.EOF {
-			return total, nil
-		}
-		if rerr != nil {
-			return total, rerr
-		}
-	}
+	return io.CopyBuffer(encoderInput{cw}, src, *bp)
 }
+
+// encoderInput is the compressWriter's encoder as a plain io.Writer, so
+// io.CopyBuffer neither recurses into ReadFrom nor skips the encoder.
+type encoderInput struct{ cw *compressWriter }
+
+func (e encoderInput) Write(p []byte) (int, error) { return e.cw.encode(p) }
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 

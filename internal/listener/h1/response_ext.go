@@ -180,25 +180,11 @@ func (w *response) kernelCopy(src io.Reader) (int64, error) {
 func (w *response) copyBuffered(src io.Reader) (int64, error) {
 	bp := copyPool.Get().(*[]byte)
 	defer copyPool.Put(bp)
-	buf := *bp
-	var total int64
-	for {
-		k, rerr := src.Read(buf)
-		if k > 0 {
-			nw, werr := w.Write(buf[:k])
-			total += int64(nw)
-			if werr != nil {
-				return total, werr
-			}
-		}
-		if rerr == io.EOF {
-			return total, nil
-		}
-		if rerr != nil {
-			return total, rerr
-		}
-	}
+	return io.CopyBuffer(writerOnly{w}, src, *bp)
 }
+
+// writerOnly hides response.ReadFrom so io.CopyBuffer cannot recurse into it.
+type writerOnly struct{ io.Writer }
 
 // kernelSource reports whether src, bare or in an *io.LimitedReader, is
 // what a *net.TCPConn's ReadFrom moves in the kernel: a TCP or Unix
