@@ -3,10 +3,8 @@ package middleware
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -19,7 +17,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/portico-proxy/portico/internal/config"
-	"github.com/portico-proxy/portico/internal/listener/h1"
+	"github.com/portico-proxy/portico/internal/listener/h1/h1test"
 )
 
 // pageHTML is n bytes of markup that compresses like a real page.
@@ -33,32 +31,13 @@ func pageHTML(n int) []byte {
 	return b.Bytes()[:n]
 }
 
-// serveH1 runs h on Portico's HTTP/1.1 engine on a loopback port.
-func serveH1(t testing.TB, h http.Handler) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := h1.NewServer(h, h1.Options{})
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; !errors.Is(err, h1.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return "http://" + ln.Addr().String()
-}
-
 func compressed(t testing.TB, cfg config.Compress, h http.Handler) string {
 	t.Helper()
 	c, err := Compress(&cfg, h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serveH1(t, c)
+	return h1test.Serve(t, c)
 }
 
 var rawClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableCompression: true}}

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/listener/h1/h1test"
 )
 
 // BenchmarkStaticFile: keep-alive GETs of one file over loopback through
@@ -40,7 +41,7 @@ func BenchmarkStaticFile(b *testing.B) {
 	for _, n := range sizes {
 		for _, hh := range handlers {
 			b.Run(strconv.Itoa(n>>10)+"KiB/"+hh.name, func(b *testing.B) {
-				addr := strings.TrimPrefix(serve(b, hh.h), "http://")
+				addr := strings.TrimPrefix(h1test.Serve(b, hh.h), "http://")
 				c, err := net.Dial("tcp", addr)
 				if err != nil {
 					b.Fatal(err)

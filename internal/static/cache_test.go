@@ -10,6 +10,7 @@ import (
 
 	"github.com/portico-proxy/portico/internal/config"
 	"github.com/portico-proxy/portico/internal/httpsyntax"
+	"github.com/portico-proxy/portico/internal/listener/h1/h1test"
 )
 
 // TestSmallFilesCachedAndRevalidated: a small file is served from memory
@@ -19,7 +20,7 @@ func TestSmallFilesCachedAndRevalidated(t *testing.T) {
 	s := newSite(t)
 	s.write(t, "note.txt", "one")
 	h, clock := newHandlerClock(t, config.Static{Root: s.root})
-	url := serve(t, h)
+	url := h1test.Serve(t, h)
 	body := func() (int, string) { r := get(t, "GET", url+"/note.txt"); return r.status, r.body }
 	if _, got := body(); got != "one" {
 		t.Fatalf("got %q, want one", got)
@@ -54,7 +55,7 @@ func TestLargeFilesAreNotCached(t *testing.T) {
 	big := strings.Repeat("a", maxCachedFile+1)
 	s.write(t, "big.txt", big)
 	h, _ := newHandlerClock(t, config.Static{Root: s.root})
-	url := serve(t, h)
+	url := h1test.Serve(t, h)
 	if r := get(t, "GET", url+"/big.txt"); r.body != big {
 		t.Fatal("first read differs")
 	}
@@ -99,7 +100,7 @@ func TestCacheStaysBounded(t *testing.T) {
 
 func TestIndexFileHasItsOwnType(t *testing.T) {
 	s := newSite(t)
-	url := serve(t, newHandler(t, config.Static{Root: s.root}))
+	url := h1test.Serve(t, newHandler(t, config.Static{Root: s.root}))
 	for _, p := range []string{"/", "/sub/"} {
 		if got := get(t, "GET", url+p).header.Get("Content-Type"); got != "text/html; charset=utf-8" {
 			t.Errorf("%s: Content-Type %q, want text/html", p, got)
@@ -113,7 +114,7 @@ func TestIndexFileHasItsOwnType(t *testing.T) {
 func TestSidecarsCachedAndMissingOnesRemembered(t *testing.T) {
 	s := newSite(t)
 	h, clock := newHandlerClock(t, config.Static{Root: s.root, Precompressed: true})
-	url := serve(t, h)
+	url := h1test.Serve(t, h)
 	enc := func() string {
 		return get(t, "GET", url+"/app.js", "Accept-Encoding: br").header.Get("Content-Encoding")
 	}

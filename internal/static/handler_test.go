@@ -11,11 +11,12 @@ import (
 	"time"
 
 	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/listener/h1/h1test"
 )
 
 func TestServesFileWithTypeLengthAndValidators(t *testing.T) {
 	s := newSite(t)
-	url := serve(t, newHandler(t, config.Static{Root: s.root}))
+	url := h1test.Serve(t, newHandler(t, config.Static{Root: s.root}))
 	r := get(t, "GET", url+"/style.css")
 	if r.status != 200 || r.body != "body{color:red}" {
 		t.Fatalf("got %d %q, want 200 and the file", r.status, r.body)
@@ -68,7 +69,7 @@ func TestContentTypeTable(t *testing.T) {
 // root.
 func TestTraversalAttemptsAreRefused(t *testing.T) {
 	s := newSite(t)
-	url := serve(t, newHandler(t, config.Static{Root: s.root}))
+	url := h1test.Serve(t, newHandler(t, config.Static{Root: s.root}))
 	addr := strings.TrimPrefix(url, "http://")
 	hostile := []string{
 		"/../secret.txt",
@@ -125,7 +126,7 @@ func TestSymlinks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			url := serve(t, newHandler(t, config.Static{Root: s.root, AllowSymlinks: tt.allow}))
+			url := h1test.Serve(t, newHandler(t, config.Static{Root: s.root, AllowSymlinks: tt.allow}))
 			if r := get(t, "GET", url+tt.path); r.status != tt.want {
 				t.Errorf("got %d, want %d", r.status, tt.want)
 			}
@@ -135,8 +136,8 @@ func TestSymlinks(t *testing.T) {
 
 func TestDotfilesOption(t *testing.T) {
 	s := newSite(t)
-	off := serve(t, newHandler(t, config.Static{Root: s.root}))
-	on := serve(t, newHandler(t, config.Static{Root: s.root, Dotfiles: true}))
+	off := h1test.Serve(t, newHandler(t, config.Static{Root: s.root}))
+	on := h1test.Serve(t, newHandler(t, config.Static{Root: s.root, Dotfiles: true}))
 	tests := []struct {
 		url, path string
 		want      int
@@ -155,8 +156,8 @@ func TestDotfilesOption(t *testing.T) {
 
 func TestDirectories(t *testing.T) {
 	s := newSite(t)
-	plain := serve(t, newHandler(t, config.Static{Root: s.root}))
-	browse := serve(t, newHandler(t, config.Static{Root: s.root, Browse: true}))
+	plain := h1test.Serve(t, newHandler(t, config.Static{Root: s.root}))
+	browse := h1test.Serve(t, newHandler(t, config.Static{Root: s.root, Browse: true}))
 	tests := []struct {
 		name, url, path string
 		headers         []string
@@ -194,7 +195,7 @@ func TestDirectories(t *testing.T) {
 
 func TestListingJSONIsValid(t *testing.T) {
 	s := newSite(t)
-	url := serve(t, newHandler(t, config.Static{Root: s.root, Browse: true}))
+	url := h1test.Serve(t, newHandler(t, config.Static{Root: s.root, Browse: true}))
 	r := get(t, "GET", url+"/files/", "Accept: application/json")
 	var entries []entry
 	if err := json.Unmarshal([]byte(r.body), &entries); err != nil {
@@ -211,7 +212,7 @@ func TestListingJSONIsValid(t *testing.T) {
 
 func TestSPAFallback(t *testing.T) {
 	s := newSite(t)
-	url := serve(t, newHandler(t, config.Static{Root: s.root, SPAFallback: "/index.html"}))
+	url := h1test.Serve(t, newHandler(t, config.Static{Root: s.root, SPAFallback: "/index.html"}))
 	tests := []struct {
 		path, want string
 	}{
@@ -236,7 +237,7 @@ func TestSPAFallback(t *testing.T) {
 
 func TestHeadSendsHeadersOnly(t *testing.T) {
 	s := newSite(t)
-	url := serve(t, newHandler(t, config.Static{Root: s.root}))
+	url := h1test.Serve(t, newHandler(t, config.Static{Root: s.root}))
 	g := get(t, "GET", url+"/app.js")
 	h := get(t, "HEAD", url+"/app.js")
 	if h.status != 200 || h.body != "" {
@@ -251,7 +252,7 @@ func TestHeadSendsHeadersOnly(t *testing.T) {
 
 func TestMethodNotAllowed(t *testing.T) {
 	s := newSite(t)
-	url := serve(t, newHandler(t, config.Static{Root: s.root}))
+	url := h1test.Serve(t, newHandler(t, config.Static{Root: s.root}))
 	for _, m := range []string{"POST", "PUT", "DELETE"} {
 		r := get(t, m, url+"/index.html")
 		if r.status != 405 || r.header.Get("Allow") != "GET, HEAD" {
@@ -263,7 +264,7 @@ func TestMethodNotAllowed(t *testing.T) {
 func TestCacheControlRules(t *testing.T) {
 	s := newSite(t)
 	s.write(t, "assets/app.css", "x")
-	url := serve(t, newHandler(t, config.Static{Root: s.root, CacheControl: []config.CacheControlRule{
+	url := h1test.Serve(t, newHandler(t, config.Static{Root: s.root, CacheControl: []config.CacheControlRule{
 		{Pattern: "/assets/", Value: "public, max-age=31536000, immutable"},
 		{Pattern: "*.html", Value: "no-cache"},
 		{Pattern: "*", Value: "public, max-age=60"},
@@ -295,7 +296,7 @@ func TestMissingRootIsAnError(t *testing.T) {
 // generation answers 404, and the process goes on.
 func TestRootRemovedWhileRunning(t *testing.T) {
 	s := newSite(t)
-	url := serve(t, newHandler(t, config.Static{Root: s.root}))
+	url := h1test.Serve(t, newHandler(t, config.Static{Root: s.root}))
 	if err := os.RemoveAll(s.root); err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +310,7 @@ func TestModTimeHasSecondPrecision(t *testing.T) {
 	p := filepath.Join(s.root, "style.css")
 	mt := time.Date(2024, 5, 6, 7, 8, 9, 500_000_000, time.UTC)
 	os.Chtimes(p, mt, mt)
-	url := serve(t, newHandler(t, config.Static{Root: s.root}))
+	url := h1test.Serve(t, newHandler(t, config.Static{Root: s.root}))
 	r := get(t, "GET", url+"/style.css", "If-Modified-Since: "+mt.Format(http.TimeFormat))
 	if r.status != 304 {
 		t.Errorf("If-Modified-Since equal to the second: got %d, want 304", r.status)
@@ -340,7 +341,7 @@ func TestRootSwappedByDeployIsServedWithoutReload(t *testing.T) {
 	clock := &fakeClock{}
 	clock.ns.Store(h.checked.Load())
 	h.now = clock.now
-	url := serve(t, h)
+	url := h1test.Serve(t, h)
 	body := func() string { return get(t, "GET", url+"/").body }
 	if got := body(); got != "r1" {
 		t.Fatalf("got %q, want r1", got)

@@ -2,7 +2,6 @@ package static
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -17,7 +16,6 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/portico-proxy/portico/internal/config"
-	"github.com/portico-proxy/portico/internal/listener/h1"
 )
 
 // site is a document root in a temp dir, with a secret beside it (outside
@@ -95,26 +93,6 @@ func (s *site) precompress(t testing.TB, rel string, codings ...string) {
 		w.Close()
 		s.write(t, rel+"."+c, b.String())
 	}
-}
-
-// serve starts the handler on Portico's own HTTP/1.1 engine on a loopback
-// port and returns its base URL.
-func serve(t testing.TB, h http.Handler) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := h1.NewServer(h, h1.Options{})
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; !errors.Is(err, h1.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return "http://" + ln.Addr().String()
 }
 
 func newHandler(t testing.TB, cfg config.Static) *Handler {

@@ -12,6 +12,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/listener/h1/h1test"
 )
 
 func decode(t *testing.T, coding, body string) string {
@@ -47,7 +48,7 @@ func TestPrecompressedSelection(t *testing.T) {
 	s.precompress(t, "style.css", "gz")
 	s.precompress(t, "logo.png", "gz")
 	orig, _ := os.ReadFile(filepath.Join(s.root, "app.js"))
-	url := serve(t, newHandler(t, config.Static{Root: s.root, Precompressed: true}))
+	url := h1test.Serve(t, newHandler(t, config.Static{Root: s.root, Precompressed: true}))
 	tests := []struct {
 		name, path, ae, want string
 	}{
@@ -94,7 +95,7 @@ func TestPrecompressedSelection(t *testing.T) {
 func TestPrecompressedETagsDiffer(t *testing.T) {
 	s := newSite(t)
 	s.precompress(t, "app.js", "gz", "br")
-	url := serve(t, newHandler(t, config.Static{Root: s.root, Precompressed: true}))
+	url := h1test.Serve(t, newHandler(t, config.Static{Root: s.root, Precompressed: true}))
 	seen := map[string]string{}
 	for _, ae := range []string{"identity", "gzip", "br"} {
 		r := get(t, "GET", url+"/app.js", "Accept-Encoding: "+ae)
@@ -114,7 +115,7 @@ func TestPrecompressedRange(t *testing.T) {
 	s := newSite(t)
 	s.precompress(t, "app.js", "gz")
 	gz, _ := os.ReadFile(filepath.Join(s.root, "app.js.gz"))
-	url := serve(t, newHandler(t, config.Static{Root: s.root, Precompressed: true}))
+	url := h1test.Serve(t, newHandler(t, config.Static{Root: s.root, Precompressed: true}))
 	r := get(t, "GET", url+"/app.js", "Accept-Encoding: gzip", "Range: bytes=0-9")
 	if r.status != 206 || r.body != string(gz[:10]) || r.header.Get("Content-Encoding") != "gzip" {
 		t.Errorf("got %d %q %q, want the first bytes of the .gz", r.status, r.body, r.header.Get("Content-Encoding"))

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/listener/h1/h1test"
 )
 
 const digits = "0123456789abcdefghijklmnopqrstuvwxyz" // 36 bytes
@@ -28,7 +29,7 @@ func rangeSiteClock(t *testing.T) (*site, string, *fakeClock) {
 	s := newSite(t)
 	s.write(t, "d.txt", digits)
 	h, clock := newHandlerClock(t, config.Static{Root: s.root})
-	return s, serve(t, h), clock
+	return s, h1test.Serve(t, h), clock
 }
 
 func TestRanges(t *testing.T) {
@@ -207,7 +208,7 @@ func TestBrowserSeeksIn20MiBVideo(t *testing.T) {
 	if err := os.WriteFile(p, video, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	url := serve(t, newHandler(t, config.Static{Root: s.root}))
+	url := h1test.Serve(t, newHandler(t, config.Static{Root: s.root}))
 
 	// 1. The first request: bytes=0-. The browser reads the head and the
 	// moov box, then aborts.
