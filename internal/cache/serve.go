@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/portico-proxy/portico/internal/httpsyntax"
 )
 
 // serveEntry answers r from e: a 304 when r's validators match, a range
@@ -122,41 +124,17 @@ func serveRange(w http.ResponseWriter, r *http.Request, e *Entry) {
 	}
 }
 
-// parseRange reads one "bytes=" range against size. ok with start -1
-// means unsatisfiable; !ok means "ignore the header".
+// parseRange reads a Range field against size for a single range. ok
+// with start -1 means unsatisfiable; !ok means "ignore the header" (also
+// for several ranges: the whole body is sent, as RFC 9110 section 14.2
+// allows).
 func parseRange(s string, size int64) (start, end int64, ok bool) {
-	spec, found := strings.CutPrefix(s, "bytes=")
-	if !found || strings.Contains(spec, ",") {
+	rs, ok := httpsyntax.ParseRange(s, size)
+	switch {
+	case !ok || len(rs) > 1:
 		return 0, 0, false
-	}
-	a, b, found := strings.Cut(strings.TrimSpace(spec), "-")
-	if !found {
-		return 0, 0, false
-	}
-	if a == "" { // suffix: the last b bytes
-		n, err := strconv.ParseInt(b, 10, 64)
-		if err != nil || n < 0 {
-			return 0, 0, false
-		}
-		if n == 0 || size == 0 {
-			return -1, 0, true
-		}
-		return max(size-n, 0), size - 1, true
-	}
-	start, err := strconv.ParseInt(a, 10, 64)
-	if err != nil || start < 0 {
-		return 0, 0, false
-	}
-	end = size - 1
-	if b != "" {
-		e, err := strconv.ParseInt(b, 10, 64)
-		if err != nil || e < start {
-			return 0, 0, false
-		}
-		end = min(e, size-1)
-	}
-	if start >= size {
+	case len(rs) == 0:
 		return -1, 0, true
 	}
-	return start, end, true
+	return rs[0].Start, rs[0].Start + rs[0].Length - 1, true
 }

@@ -117,7 +117,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, p *rep) {
 		return
 	}
 	if rh := r.Header["Range"]; len(rh) == 1 && ifRangeHolds(r, p.etag, p.lm) {
-		ranges, ok := parseRange(rh[0], p.size)
+		ranges, ok := httpsyntax.ParseRange(rh[0], p.size)
 		switch {
 		case ok && len(ranges) == 0:
 			delete(hd, "Content-Type")
@@ -282,22 +282,22 @@ func hasPathPrefix(p, prefix string) bool {
 	return prefix[len(prefix)-1] == '/' || len(p) == len(prefix) || p[len(prefix)] == '/'
 }
 
-func serveRange(w http.ResponseWriter, r *http.Request, p *rep, br byteRange) {
+func serveRange(w http.ResponseWriter, r *http.Request, p *rep, br httpsyntax.ByteRange) {
 	hd := w.Header()
 	hd["Content-Range"] = []string{contentRange(br, p.size)}
-	hd["Content-Length"] = []string{strconv.FormatInt(br.length, 10)}
+	hd["Content-Length"] = []string{strconv.FormatInt(br.Length, 10)}
 	w.WriteHeader(http.StatusPartialContent)
 	if r.Method != http.MethodHead {
-		p.src.send(w, br.start, br.length)
+		p.src.send(w, br.Start, br.Length)
 	}
 }
 
-func contentRange(br byteRange, size int64) string {
+func contentRange(br httpsyntax.ByteRange, size int64) string {
 	var b [64]byte
 	e := append(b[:0], "bytes "...)
-	e = strconv.AppendInt(e, br.start, 10)
+	e = strconv.AppendInt(e, br.Start, 10)
 	e = append(e, '-')
-	e = strconv.AppendInt(e, br.start+br.length-1, 10)
+	e = strconv.AppendInt(e, br.Start+br.Length-1, 10)
 	e = append(e, '/')
 	e = strconv.AppendInt(e, size, 10)
 	return string(e)
