@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/portico-proxy/portico/internal/httpsyntax"
 )
 
 // Entry is one stored response. Once handed to a Store it is never
@@ -80,7 +82,7 @@ func (e *Entry) prep() *prepared {
 	}
 	p.contentLength = []string{strconv.Itoa(len(e.Body))}
 	p.lifetime = e.Lifetime
-	if lm, ok := parseHTTPDate(e.Header.Get("Last-Modified")); ok {
+	if lm, ok := httpsyntax.ParseDate(e.Header.Get("Last-Modified")); ok {
 		p.lastModified, p.hasLM = lm, true
 	}
 	e.prepared.CompareAndSwap(nil, p)

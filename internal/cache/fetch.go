@@ -4,6 +4,8 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+
+	"github.com/portico-proxy/portico/internal/httpsyntax"
 )
 
 // fetchMode is what a fetch does with the upstream response, decided when
@@ -200,12 +202,12 @@ func clientHasValidators(r *http.Request) bool {
 func newResponseMatches(r *http.Request, h http.Header) bool {
 	if inm := r.Header["If-None-Match"]; len(inm) > 0 {
 		etag := h.Get("Etag")
-		return etag != "" && etagListMatch(inm, etag)
+		return etag != "" && httpsyntax.MatchETags(inm, etag, false)
 	}
-	ims, ok := parseHTTPDate(r.Header.Get("If-Modified-Since"))
+	ims, ok := httpsyntax.ParseDate(r.Header.Get("If-Modified-Since"))
 	if !ok {
 		return false
 	}
-	lm, ok := parseHTTPDate(h.Get("Last-Modified"))
+	lm, ok := httpsyntax.ParseDate(h.Get("Last-Modified"))
 	return ok && !lm.After(ims)
 }

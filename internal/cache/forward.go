@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/portico-proxy/portico/internal/httpsyntax"
 )
 
 // miss fetches a response the cache does not have. Plain GET misses for
@@ -319,7 +321,7 @@ func storedHeader(src http.Header, cc *directives, respT time.Time) http.Header 
 	}
 	// A missing or unreadable Date is the time the response arrived
 	// (RFC 9110 section 6.6.1), so Expires can still be read against it.
-	if _, ok := parseHTTPDate(h.Get("Date")); !ok {
+	if _, ok := httpsyntax.ParseDate(h.Get("Date")); !ok {
 		h["Date"] = []string{respT.UTC().Format(http.TimeFormat)}
 	}
 	return h

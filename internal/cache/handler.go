@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/portico-proxy/portico/internal/httpsyntax"
 )
 
 // noDirectives is a request without Cache-Control.
@@ -204,29 +206,10 @@ func hasToken(lines []string, tok string) bool {
 		for l != "" {
 			var el string
 			el, l, _ = strings.Cut(l, ",")
-			if equalFoldASCII(strings.TrimSpace(el), tok) {
+			if httpsyntax.EqualFoldASCII(strings.TrimSpace(el), tok) {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-func equalFoldASCII(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/portico-proxy/portico/internal/httpsyntax"
 )
 
 // This file holds the pure rules of RFC 9111: what may be stored, for how
@@ -87,11 +89,11 @@ func freshnessLifetime(h http.Header, cc *directives, status int, defaultTTL tim
 	if exp := h["Expires"]; len(exp) > 0 {
 		// An invalid Expires, such as "0", means already expired; so does
 		// more than one Expires line.
-		t, ok := parseHTTPDate(exp[0])
+		t, ok := httpsyntax.ParseDate(exp[0])
 		if !ok || len(exp) > 1 {
 			return 0
 		}
-		date, ok := parseHTTPDate(h.Get("Date"))
+		date, ok := httpsyntax.ParseDate(h.Get("Date"))
 		if !ok {
 			return 0
 		}
@@ -103,11 +105,11 @@ func freshnessLifetime(h http.Header, cc *directives, status int, defaultTTL tim
 	if !heuristicallyCacheable(status) && !cc.has(ccPublic) {
 		return 0
 	}
-	lm, ok := parseHTTPDate(h.Get("Last-Modified"))
+	lm, ok := httpsyntax.ParseDate(h.Get("Last-Modified"))
 	if !ok {
 		return 0
 	}
-	date, ok := parseHTTPDate(h.Get("Date"))
+	date, ok := httpsyntax.ParseDate(h.Get("Date"))
 	if !ok || !date.After(lm) {
 		return 0
 	}
@@ -119,7 +121,7 @@ func freshnessLifetime(h http.Header, cc *directives, status int, defaultTTL tim
 // response received.
 func initialAge(h http.Header, requestTime, responseTime time.Time) time.Duration {
 	var apparent time.Duration
-	if date, ok := parseHTTPDate(h.Get("Date")); ok {
+	if date, ok := httpsyntax.ParseDate(h.Get("Date")); ok {
 		apparent = max(responseTime.Sub(date), 0)
 	}
 	var ageValue time.Duration

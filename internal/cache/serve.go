@@ -3,7 +3,6 @@ package cache
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/portico-proxy/portico/internal/httpsyntax"
@@ -25,7 +24,7 @@ func serveEntry(w http.ResponseWriter, r *http.Request, e *Entry, now time.Time,
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	if e.Status == http.StatusOK && len(r.Header["Range"]) > 0 && rangeApplies(r, p) {
+	if e.Status == http.StatusOK && len(r.Header["Range"]) > 0 && httpsyntax.IfRangeHolds(r.Header.Get("If-Range"), p.etag, p.lastModified) {
 		serveRange(w, r, e)
 		return
 	}
@@ -43,13 +42,13 @@ func notModified(r *http.Request, e *Entry, p *prepared) bool {
 		return false
 	}
 	if inm := r.Header["If-None-Match"]; len(inm) > 0 {
-		return p.etag != "" && etagListMatch(inm, p.etag)
+		return p.etag != "" && httpsyntax.MatchETags(inm, p.etag, false)
 	}
 	ims := r.Header.Get("If-Modified-Since")
 	if ims == "" {
 		return false
 	}
-	t, ok := parseHTTPDate(ims)
+	t, ok := httpsyntax.ParseDate(ims)
 	if !ok {
 		return false
 	}
@@ -57,41 +56,13 @@ func notModified(r *http.Request, e *Entry, p *prepared) bool {
 	if !p.hasLM {
 		// Without Last-Modified, the Date the response was generated at is
 		// the best known modification time (RFC 9110 section 13.1.3).
-		d, ok := parseHTTPDate(e.Header.Get("Date"))
+		d, ok := httpsyntax.ParseDate(e.Header.Get("Date"))
 		if !ok {
 			return false
 		}
 		lm = d
 	}
 	return !lm.After(t)
-}
-
-// etagListMatch is the weak comparison of If-None-Match.
-func etagListMatch(lines []string, etag string) bool {
-	want := strings.TrimPrefix(etag, "W/")
-	for _, line := range lines {
-		for t := range strings.SplitSeq(line, ",") {
-			t = strings.TrimSpace(t)
-			if t == "*" || strings.TrimPrefix(t, "W/") == want {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// rangeApplies checks If-Range: the range is served only if the stored
-// representation is the one the client has (strong ETag or exact date).
-func rangeApplies(r *http.Request, p *prepared) bool {
-	ir := r.Header.Get("If-Range")
-	if ir == "" {
-		return true
-	}
-	if strings.HasPrefix(ir, `"`) {
-		return p.etag != "" && !strings.HasPrefix(p.etag, "W/") && ir == p.etag
-	}
-	t, ok := parseHTTPDate(ir)
-	return ok && p.hasLM && t.Equal(p.lastModified)
 }
 
 // serveRange answers a single byte range from the stored body. Several

@@ -65,13 +65,13 @@ func ParseAcceptEncoding(lines []string) AcceptEncoding {
 			switch {
 			case name == "*":
 				slot = &a.star
-			case equalFold(name, "gzip") || equalFold(name, "x-gzip"):
+			case EqualFoldASCII(name, "gzip") || EqualFoldASCII(name, "x-gzip"):
 				slot = &a.q[Gzip]
-			case equalFold(name, "br"):
+			case EqualFoldASCII(name, "br"):
 				slot = &a.q[Brotli]
-			case equalFold(name, "zstd"):
+			case EqualFoldASCII(name, "zstd"):
 				slot = &a.q[Zstd]
-			case equalFold(name, "identity"):
+			case EqualFoldASCII(name, "identity"):
 				slot = &a.q[Identity]
 			default:
 				continue
@@ -188,21 +188,4 @@ func parseQValue(s string) (int16, bool) {
 		return 0, false
 	}
 	return v, true
-}
-
-// equalFold compares ASCII case-insensitively without allocating.
-func equalFold(s, lower string) bool {
-	if len(s) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }

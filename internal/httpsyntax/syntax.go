@@ -86,3 +86,25 @@ func TrimOWS(s string) string {
 	}
 	return s
 }
+
+// EqualFoldASCII compares a and b ignoring ASCII case only: HTTP's
+// case-insensitive tokens are ASCII, and strings.EqualFold would also
+// fold Unicode (the Kelvin sign equals "k").
+func EqualFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}

@@ -116,7 +116,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, p *rep) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	if rh := r.Header["Range"]; len(rh) == 1 && ifRangeHolds(r, p.etag, p.lm) {
+	if rh := r.Header["Range"]; len(rh) == 1 && httpsyntax.IfRangeHolds(r.Header.Get("If-Range"), p.etag, p.lm) {
 		ranges, ok := httpsyntax.ParseRange(rh[0], p.size)
 		switch {
 		case ok && len(ranges) == 0:
@@ -342,81 +342,22 @@ const (
 // If-Unmodified-Since; then If-None-Match, else If-Modified-Since.
 func evalConditions(r *http.Request, etag string, lm time.Time) condition {
 	if im := r.Header["If-Match"]; len(im) > 0 {
-		if !matchETags(im, etag, true) {
+		if !httpsyntax.MatchETags(im, etag, true) {
 			return condFailed
 		}
 	} else if ius := r.Header["If-Unmodified-Since"]; len(ius) > 0 {
-		if t, err := http.ParseTime(ius[0]); err == nil && lm.After(t) {
+		if t, ok := httpsyntax.ParseDate(ius[0]); ok && lm.After(t) {
 			return condFailed
 		}
 	}
 	if inm := r.Header["If-None-Match"]; len(inm) > 0 {
-		if matchETags(inm, etag, false) {
+		if httpsyntax.MatchETags(inm, etag, false) {
 			return condNotModified
 		}
 	} else if ims := r.Header["If-Modified-Since"]; len(ims) > 0 {
-		if t, err := http.ParseTime(ims[0]); err == nil && !lm.After(t) {
+		if t, ok := httpsyntax.ParseDate(ims[0]); ok && !lm.After(t) {
 			return condNotModified
 		}
 	}
 	return condNone
-}
-
-// ifRangeHolds reports whether a Range may be honoured: no If-Range, or
-// one that names the current representation by its strong ETag or its
-// exact Last-Modified date (RFC 9110 13.1.5).
-func ifRangeHolds(r *http.Request, etag string, lm time.Time) bool {
-	ir := r.Header["If-Range"]
-	if len(ir) == 0 {
-		return true
-	}
-	v := httpsyntax.TrimOWS(ir[0])
-	switch {
-	case len(v) > 0 && v[0] == '"':
-		return v == etag
-	case len(v) > 1 && v[0] == 'W' && v[1] == '/':
-		return false // a weak tag never validates a range
-	}
-	t, err := http.ParseTime(v)
-	return err == nil && t.Equal(lm)
-}
-
-// matchETags reports whether a field of entity tags ("*" or a list)
-// matches etag: strong comparison needs both to be strong, weak ignores
-// the W/ prefix. A malformed list matches nothing.
-func matchETags(lines []string, etag string, strong bool) bool {
-	for _, line := range lines {
-		for {
-			line = httpsyntax.TrimOWS(line)
-			for len(line) > 0 && line[0] == ',' {
-				line = httpsyntax.TrimOWS(line[1:])
-			}
-			if line == "" {
-				break
-			}
-			if line[0] == '*' {
-				return true
-			}
-			weak := false
-			if len(line) > 2 && line[0] == 'W' && line[1] == '/' {
-				weak, line = true, line[2:]
-			}
-			if line[0] != '"' {
-				return false
-			}
-			end := 1
-			for end < len(line) && line[end] != '"' {
-				end++
-			}
-			if end == len(line) {
-				return false
-			}
-			tag := line[:end+1]
-			line = line[end+1:]
-			if tag == etag && !(strong && weak) {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -1,18 +1,18 @@
-package cache
+package httpsyntax
 
 import (
 	"net/http"
 	"time"
 )
 
-// parseHTTPDate reads an HTTP date (RFC 9110 section 5.6.7). The preferred
+// ParseDate reads an HTTP date (RFC 9110 section 5.6.7). The preferred
 // IMF-fixdate is read strictly by position, as the grammar fixes every
 // character: "Sun, 06 Nov 1994 08:49:37 GMT". Only the letters are taken
 // case-insensitively, as most caches do; two spaces, a one-digit hour or a
 // "UTC" zone make the value invalid, which for Expires means "already
 // expired" (RFC 9111 section 5.3). The obsolete RFC 850 and asctime forms
 // are still accepted, as the RFC asks of recipients.
-func parseHTTPDate(s string) (time.Time, bool) {
+func ParseDate(s string) (time.Time, bool) {
 	if len(s) == len(http.TimeFormat) && s[3] == ',' {
 		return parseIMFFixdate(s)
 	}
@@ -38,7 +38,7 @@ func parseIMFFixdate(s string) (time.Time, bool) {
 	if s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' || s[19] != ':' || s[22] != ':' || s[25] != ' ' {
 		return time.Time{}, false
 	}
-	if !equalFoldASCII(s[26:], "GMT") || nameIndex(dayNames[:], s[:3]) < 0 {
+	if !EqualFoldASCII(s[26:], "GMT") || nameIndex(dayNames[:], s[:3]) < 0 {
 		return time.Time{}, false
 	}
 	mon := nameIndex(monthNames[:], s[8:11])
@@ -55,7 +55,7 @@ func parseIMFFixdate(s string) (time.Time, bool) {
 
 func nameIndex(names []string, s string) int {
 	for i, n := range names {
-		if equalFoldASCII(n, s) {
+		if EqualFoldASCII(n, s) {
 			return i
 		}
 	}
