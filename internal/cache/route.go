@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/portico-proxy/portico/internal/config"
+
+	"github.com/portico-proxy/portico/internal/httpsyntax"
 )
 
 // Route is the cache handler of one route in one generation. Everything
@@ -203,37 +205,33 @@ func varyValue(name string, vals []string) string {
 	return strings.Join(parts, ",")
 }
 
-var knownCodings = []string{"br", "deflate", "gzip", "zstd"}
+// variantCodings are the codings a variant key tells apart, in key order.
+var variantCodings = [...]httpsyntax.Coding{httpsyntax.Brotli, httpsyntax.Deflate, httpsyntax.Gzip, httpsyntax.Zstd}
 
+// codingSetKeys holds the key of every subset of variantCodings, by bit
+// mask, so a request's key is looked up rather than built.
+var codingSetKeys = func() (keys [1 << len(variantCodings)]string) {
+	for mask := range keys {
+		var names []string
+		for i, c := range variantCodings {
+			if mask&(1<<i) != 0 {
+				names = append(names, c.Token())
+			}
+		}
+		keys[mask] = strings.Join(names, ",")
+	}
+	return keys
+}()
+
+// normalAcceptEncoding is the sorted set of variantCodings the field
+// accepts (a weight above zero, its own or that of "*").
 func normalAcceptEncoding(vals []string) string {
-	var set [4]bool
-	for _, v := range vals {
-		for f := range strings.SplitSeq(v, ",") {
-			name, params, _ := strings.Cut(strings.TrimSpace(f), ";")
-			name = strings.ToLower(strings.TrimSpace(name))
-			if q, ok := strings.CutPrefix(strings.ReplaceAll(strings.TrimSpace(params), " ", ""), "q="); ok && isZeroQ(q) {
-				continue
-			}
-			if name == "*" {
-				set = [4]bool{true, true, true, true}
-				continue
-			}
-			if i := slices.Index(knownCodings, name); i >= 0 {
-				set[i] = true
-			} else if name == "x-gzip" {
-				set[2] = true
-			}
+	ae := httpsyntax.ParseAcceptEncoding(vals)
+	mask := 0
+	for i, c := range variantCodings {
+		if ae.Q(c) > 0 {
+			mask |= 1 << i
 		}
 	}
-	var out []string
-	for i, ok := range set {
-		if ok {
-			out = append(out, knownCodings[i])
-		}
-	}
-	return strings.Join(out, ",")
-}
-
-func isZeroQ(q string) bool {
-	return q == "0" || q == "0." || strings.Trim(q, "0.") == "" && strings.HasPrefix(q, "0")
+	return codingSetKeys[mask]
 }

@@ -1,6 +1,7 @@
 package httpsyntax
 
-// Coding is a content coding Portico can produce.
+// Coding is a content coding Portico knows: those it can produce, and
+// deflate, which only backends produce (the cache keys variants on it).
 type Coding uint8
 
 const (
@@ -8,6 +9,7 @@ const (
 	Gzip
 	Brotli
 	Zstd
+	Deflate
 	numCodings
 )
 
@@ -20,6 +22,8 @@ func (c Coding) Token() string {
 		return "br"
 	case Zstd:
 		return "zstd"
+	case Deflate:
+		return "deflate"
 	}
 	return "identity"
 }
@@ -52,7 +56,10 @@ type AcceptEncoding struct {
 // an element it cannot read (a bad q-value, an empty name) is skipped, as
 // an unknown coding is. The first mention of a coding wins.
 func ParseAcceptEncoding(lines []string) AcceptEncoding {
-	a := AcceptEncoding{q: [numCodings]int16{-1, -1, -1, -1}, star: -1, Present: len(lines) > 0}
+	a := AcceptEncoding{star: -1, Present: len(lines) > 0}
+	for i := range a.q {
+		a.q[i] = -1
+	}
 	for _, line := range lines {
 		for line != "" {
 			var elem string
@@ -71,6 +78,8 @@ func ParseAcceptEncoding(lines []string) AcceptEncoding {
 				slot = &a.q[Brotli]
 			case EqualFoldASCII(name, "zstd"):
 				slot = &a.q[Zstd]
+			case EqualFoldASCII(name, "deflate"):
+				slot = &a.q[Deflate]
 			case EqualFoldASCII(name, "identity"):
 				slot = &a.q[Identity]
 			default:
