@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/portico-proxy/portico/internal/config"
-
 	"github.com/portico-proxy/portico/internal/httpsyntax"
 )
 
