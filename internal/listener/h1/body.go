@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"github.com/portico-proxy/portico/internal/httpsyntax"
+	"github.com/portico-proxy/portico/internal/listener/httpreq"
 	"io"
 	"net/http"
 	"strings"
@@ -276,7 +277,7 @@ func (b *body) readTrailers() error {
 
 func (b *body) addTrailer(line string) {
 	name, v, _ := strings.Cut(line, ":")
-	k := canonicalKey(name)
+	k := httpreq.CanonicalKey(name)
 	if !validTrailerKey(k) {
 		return
 	}

@@ -302,7 +302,7 @@ func (c *conn) run(ex *exchange) outcome {
 		c.bgArm()
 	}
 	p := c.callHandler(w, r)
-	ex.ctx.cancel()
+	ex.ctx.Cancel()
 	if w.hijacked {
 		return detached
 	}

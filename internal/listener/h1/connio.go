@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/portico-proxy/portico/internal/listener/httpreq"
 )
 
 const (
@@ -225,7 +227,7 @@ type bgRead struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	timer   *time.Timer
-	ctx     *reqCtx // the running request's; nil when none
+	ctx     *httpreq.Context // the running request's; nil when none
 	armed   bool
 	reading bool
 	aborted bool
@@ -280,12 +282,12 @@ func (c *conn) bgFire() {
 	g.cond.Broadcast()
 	g.mu.Unlock()
 	if gone {
-		ctx.cancel()
+		ctx.Cancel()
 	}
 }
 
 // bgStart records the running request; the timer is armed by bgArm.
-func (c *conn) bgStart(ctx *reqCtx) {
+func (c *conn) bgStart(ctx *httpreq.Context) {
 	c.bg.mu.Lock()
 	c.bg.ctx = ctx
 	c.bg.mu.Unlock()

@@ -8,6 +8,7 @@ package h1
 import (
 	"bytes"
 	"github.com/portico-proxy/portico/internal/httpsyntax"
+	"github.com/portico-proxy/portico/internal/listener/httpreq"
 	"net/http"
 	"strings"
 	"unsafe"
@@ -227,7 +228,7 @@ func (ph *parsedHead) field(line string, b []byte) string {
 		}
 		return reasonBadValue
 	}
-	key, val := canonicalKey(line[:i]), trimOWS(line[i+1:])
+	key, val := httpreq.CanonicalKey(line[:i]), trimOWS(line[i+1:])
 	switch key {
 	case "Host":
 		ph.hosts++
@@ -406,58 +407,3 @@ func validValue(v string) bool {
 
 // validName reports whether k is a non-empty token.
 func validName(k string) bool { return k != "" && allClass(k, cTchar) }
-
-// commonKeys maps lower-case names to their canonical form, so that a
-// client sending lower-case names costs no allocation for the usual ones.
-var commonKeys = func() map[string]string {
-	names := []string{
-		"Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language", "Accept-Ranges",
-		"Authorization", "Cache-Control", "Connection", "Content-Encoding", "Content-Language",
-		"Content-Length", "Content-Type", "Cookie", "Date", "Dnt", "Etag", "Expect", "Forwarded",
-		"From", "Host", "If-Match", "If-Modified-Since", "If-None-Match", "If-Range",
-		"If-Unmodified-Since", "Keep-Alive", "Max-Forwards", "Origin", "Pragma", "Priority",
-		"Proxy-Authorization", "Range", "Referer", "Sec-Ch-Ua", "Sec-Ch-Ua-Mobile",
-		"Sec-Ch-Ua-Platform", "Sec-Fetch-Dest", "Sec-Fetch-Mode", "Sec-Fetch-Site",
-		"Sec-Fetch-User", "Sec-Websocket-Extensions", "Sec-Websocket-Key",
-		"Sec-Websocket-Protocol", "Sec-Websocket-Version", "Te", "Trailer", "Transfer-Encoding",
-		"Upgrade", "Upgrade-Insecure-Requests", "User-Agent", "Via", "X-Forwarded-For",
-		"X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "X-Request-Id",
-		"X-Requested-With", "Grpc-Timeout", "Grpc-Encoding", "Grpc-Accept-Encoding",
-	}
-	m := make(map[string]string, len(names))
-	for _, n := range names {
-		m[strings.ToLower(n)] = n
-	}
-	return m
-}()
-
-// canonicalKey returns the canonical form of a valid field name: k itself
-// when it already is, an interned common name, or an allocated one.
-func canonicalKey(k string) string {
-	upper := true
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if upper && c >= 'a' && c <= 'z' || !upper && c >= 'A' && c <= 'Z' {
-			return canonicalSlow(k)
-		}
-		upper = c == '-'
-	}
-	return k
-}
-
-func canonicalSlow(k string) string {
-	var buf [32]byte
-	if len(k) <= len(buf) {
-		for i := 0; i < len(k); i++ {
-			c := k[i]
-			if c >= 'A' && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			buf[i] = c
-		}
-		if c, ok := commonKeys[string(buf[:len(k)])]; ok {
-			return c
-		}
-	}
-	return http.CanonicalHeaderKey(k)
-}

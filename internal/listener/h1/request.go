@@ -1,14 +1,11 @@
 package h1
 
 import (
-	"context"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
+
+	"github.com/portico-proxy/portico/internal/listener/httpreq"
 )
 
 // exchange is everything one request needs, in one allocation: the
@@ -19,7 +16,7 @@ import (
 type exchange struct {
 	req  http.Request
 	url  url.URL
-	ctx  reqCtx
+	ctx  httpreq.Context
 	w    response
 	body body
 	te   [1]string
@@ -58,7 +55,7 @@ func (c *conn) buildRequest(ex *exchange, ph *parsedHead) (int, string) {
 	default:
 		r.Body = http.NoBody
 	}
-	ex.ctx.parent = c.baseCtx
+	ex.ctx.SetParent(c.baseCtx)
 	// WithContext is inlined and its copy does not escape: no allocation
 	// (TestBuildRequestAllocs guards this).
 	*r = *r.WithContext(&ex.ctx)
@@ -156,96 +153,4 @@ func fastOriginForm(target string, u *url.URL) bool {
 	u.Path, u.RawQuery = path, query
 	u.ForceQuery = hasQuery && query == ""
 	return true
-}
-
-// reqCtx is a request's context: cancelled when the handler returns or
-// the client goes away. It lives inside the exchange (no allocation); Done
-// makes its channel on first use. Contexts derived from it register
-// through AfterFunc, which the context package uses for parents that are
-// not its own types, so no goroutine is started for them.
-type reqCtx struct {
-	parent context.Context // per connection; never cancelled
-	mu     sync.Mutex
-	done   atomic.Value // chan struct{}
-	err    error
-	afters []afterEntry
-	nextID uint64
-}
-
-type afterEntry struct {
-	id uint64
-	f  func()
-}
-
-var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
-
-func (c *reqCtx) Deadline() (time.Time, bool) { return c.parent.Deadline() }
-func (c *reqCtx) Value(key any) any           { return c.parent.Value(key) }
-func (c *reqCtx) String() string              { return "h1.requestContext" }
-
-func (c *reqCtx) Done() <-chan struct{} {
-	if d := c.done.Load(); d != nil {
-		return d.(chan struct{})
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	d := c.done.Load()
-	if d == nil {
-		d = make(chan struct{})
-		c.done.Store(d)
-	}
-	return d.(chan struct{})
-}
-
-func (c *reqCtx) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
-}
-
-// cancel cancels the context (once) and runs the registered functions.
-func (c *reqCtx) cancel() {
-	c.mu.Lock()
-	if c.err != nil {
-		c.mu.Unlock()
-		return
-	}
-	c.err = context.Canceled
-	if d, _ := c.done.Load().(chan struct{}); d != nil {
-		close(d)
-	} else {
-		c.done.Store(closedChan)
-	}
-	afters := c.afters
-	c.afters = nil
-	c.mu.Unlock()
-	for _, a := range afters {
-		a.f()
-	}
-}
-
-// AfterFunc arranges for f to run when the context is cancelled; see the
-// context package's afterFuncer.
-func (c *reqCtx) AfterFunc(f func()) (stop func() bool) {
-	c.mu.Lock()
-	if c.err != nil {
-		c.mu.Unlock()
-		go f()
-		return func() bool { return false }
-	}
-	c.nextID++
-	id := c.nextID
-	c.afters = append(c.afters, afterEntry{id, f})
-	c.mu.Unlock()
-	return func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		for i, a := range c.afters {
-			if a.id == id {
-				c.afters = slices.Delete(c.afters, i, i+1)
-				return true
-			}
-		}
-		return false
-	}
 }

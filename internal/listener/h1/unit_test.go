@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 )
@@ -60,63 +59,6 @@ func TestFastOriginFormMatchesURL(t *testing.T) {
 			t.Errorf("%q: got %#v, want %#v", target, got, *want)
 		}
 	}
-}
-
-func TestCanonicalKey(t *testing.T) {
-	cases := []struct{ in, want string }{
-		{"Host", "Host"}, {"host", "Host"}, {"USER-AGENT", "User-Agent"}, {"x-custom-thing", "X-Custom-Thing"},
-		{"X-Custom", "X-Custom"}, {"content-length", "Content-Length"}, {"a_b", "A_b"}, {"Www-authenticate", "Www-Authenticate"},
-	}
-	for _, tc := range cases {
-		if got := canonicalKey(tc.in); got != tc.want || got != http.CanonicalHeaderKey(tc.in) {
-			t.Errorf("canonicalKey(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-	if n := testing.AllocsPerRun(100, func() { canonicalKey("user-agent") }); n != 0 {
-		t.Errorf("got %v allocations for a common lower-case name, want 0", n)
-	}
-}
-
-// TestRequestContext: contexts derived from a request's context are
-// cancelled with it, through AfterFunc (no goroutine), and can be
-// stopped.
-func TestRequestContext(t *testing.T) {
-	var c reqCtx
-	c.parent = context.WithValue(context.Background(), http.LocalAddrContextKey, "addr")
-	child, cancelChild := context.WithCancel(&c)
-	timed, cancelTimed := context.WithTimeout(&c, time.Hour)
-	defer cancelTimed()
-	stopped, cancelStopped := context.WithCancel(&c)
-	cancelStopped() // unregisters
-	ran := make(chan struct{})
-	context.AfterFunc(&c, func() { close(ran) })
-	if c.Err() != nil || child.Err() != nil || c.Value(http.LocalAddrContextKey) != "addr" {
-		t.Fatal("context done before cancel")
-	}
-	if n := len(c.afters); n != 3 {
-		t.Errorf("got %d registered functions, want 3", n)
-	}
-	var wg sync.WaitGroup
-	for range 4 { // concurrent cancels are safe
-		wg.Add(1)
-		go func() { defer wg.Done(); c.cancel() }()
-	}
-	wg.Wait()
-	<-child.Done()
-	<-timed.Done()
-	<-ran
-	for _, ctx := range []context.Context{&c, child, timed} {
-		if ctx.Err() != context.Canceled || context.Cause(ctx) != context.Canceled {
-			t.Errorf("%v: got %v, want context.Canceled", ctx, ctx.Err())
-		}
-	}
-	if stopped.Err() != context.Canceled {
-		t.Errorf("stopped child: got %v", stopped.Err())
-	}
-	cancelChild()
-	late, cancelLate := context.WithCancel(&c)
-	defer cancelLate()
-	<-late.Done() // derived after cancellation: done at once
 }
 
 // TestIdleBufferRelease measures the heap an idle keep-alive connection
