@@ -3,8 +3,8 @@
 // deadlines), TLS handshakes and everything they need (the certificate
 // store with its SNI index and file watch, ACME through certmagic, OCSP
 // stapling, session ticket rotation, client certificates), the servers
-// (Portico's strict HTTP/1.1 engine in h1/, plain or over TLS; net/http
-// for HTTP/2, over TLS or h2c; quic-go for HTTP/3), graceful drain, and
+// (Portico's own engines: HTTP/1.1 in h1/ and HTTP/2 in h2/, each plain
+// or over TLS; quic-go for HTTP/3), graceful drain, and
 // the atomic pointer to the current configuration generation.
 //
 // Connections belong to the listener, not to a generation: a reload swaps
@@ -28,6 +28,7 @@ import (
 
 	"github.com/portico-proxy/portico/internal/config"
 	"github.com/portico-proxy/portico/internal/listener/h1"
+	"github.com/portico-proxy/portico/internal/listener/h2"
 	"github.com/portico-proxy/portico/internal/router"
 	"github.com/portico-proxy/portico/internal/upstream"
 )
@@ -49,9 +50,8 @@ type Server struct {
 	key    string
 	cfg    config.Listener
 	cur    *Current
-	srv    *http.Server // HTTP/2: over TLS, or h2c
-	h1     *h1.Server   // HTTP/1.1, plain or over TLS
-	h2     *handoff     // connections for srv
+	h1     *h1.Server // HTTP/1.1, plain or over TLS
+	h2     *h2.Server // HTTP/2, over TLS or h2c
 	tls    *tls.Config  // nil for plain listeners
 	ln     net.Listener
 	log    *slog.Logger
@@ -83,25 +83,27 @@ func NewWithOptions(cfg config.Listener, cur *Current, log *slog.Logger, opts Op
 		inner.Close()
 		return nil, fmt.Errorf("listener %s: %w", cfg.Addr, err)
 	}
-	// HTTP/1.1, plain or over TLS, is served by Portico's own engine:
-	// strict and lean, with its own timeouts. HTTP/2 goes to net/http's
-	// server through a handoff: over TLS when ALPN picks h2, in clear
-	// when a connection opens with the HTTP/2 preface (h2c).
-	var protos http.Protocols
+	// HTTP/1.1 and HTTP/2 are served by Portico's own engines, strict
+	// and lean, each with its own timeouts. HTTP/2 connections come over
+	// TLS when ALPN picks h2, or in clear when a connection opens with
+	// the HTTP/2 preface (h2c, passed on by the HTTP/1.1 engine).
 	s.ln = inner
 	if tlsConf != nil {
-		protos.SetHTTP2(true)
 		s.tls = tlsConf
-		// HTTP/2 connections are net/http's; their writes get the
-		// progress-reset deadline from the guarded conn.
 		s.ln = newGuardedListener(inner, guardOptions{WriteIdle: lim.WriteIdleTimeout, MaxConnsPerIP: lim.MaxConnsPerIP})
-	} else {
-		protos.SetUnencryptedHTTP2(true)
-		if lim.MaxConnsPerIP > 0 {
-			s.ln = newGuardedListener(inner, guardOptions{MaxConnsPerIP: lim.MaxConnsPerIP})
-		}
+	} else if lim.MaxConnsPerIP > 0 {
+		s.ln = newGuardedListener(inner, guardOptions{MaxConnsPerIP: lim.MaxConnsPerIP})
 	}
-	s.h2 = newHandoff(inner.Addr())
+	s.h2 = h2.NewServer(s, h2.Options{
+		MaxConcurrentStreams: uint32(max(lim.MaxConcurrentStreams, 0)),
+		MaxHeaderBytes:       int(lim.MaxHeaderBytes),
+		MaxHeaderCount:       lim.MaxHeaderCount,
+		ReadHeaderTimeout:    lim.ReadHeaderTimeout,
+		IdleTimeout:          lim.IdleTimeout,
+		ReadIdleTimeout:      lim.ReadIdleTimeout,
+		WriteIdleTimeout:     lim.WriteIdleTimeout,
+		ErrorLog:             log,
+	})
 	h1opts := h1.Options{
 		ReadHeaderTimeout: lim.ReadHeaderTimeout,
 		IdleTimeout:       lim.IdleTimeout,
@@ -112,33 +114,12 @@ func NewWithOptions(cfg config.Listener, cur *Current, log *slog.Logger, opts Op
 		ErrorLog:          log,
 	}
 	if tlsConf == nil {
-		h1opts.H2C = s.h2.push
+		h1opts.H2C = s.h2.ServeConn
 	} else {
 		h1opts.WriteIdleTimeout = -1 // the guarded conn under TLS does it
 	}
 	s.h1 = h1.NewServer(s, h1opts)
-	s.srv = &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: lim.ReadHeaderTimeout,
-		IdleTimeout:       lim.IdleTimeout,
-		MaxHeaderBytes:    headerBudget(lim.MaxHeaderBytes),
-		Protocols:         &protos,
-		HTTP2: &http.HTTP2Config{
-			MaxConcurrentStreams: lim.MaxConcurrentStreams,
-			MaxReadFrameSize:     1 << 20,
-		},
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
 	return s, nil
-}
-
-// headerBudget converts Portico's limit into net/http's MaxHeaderBytes,
-// which net/http extends by 4 KiB of read-buffer slack.
-func headerBudget(limit int64) int {
-	if limit > 8<<10 {
-		return int(limit) - 4<<10
-	}
-	return int(limit)
 }
 
 // Addr is the bound address (useful with port 0).
@@ -146,7 +127,6 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Serve accepts until Shutdown. It returns nil after a clean shutdown.
 func (s *Server) Serve() error {
-	go s.srv.Serve(s.h2) // ends when Shutdown closes the handoff
 	s.startTLSWork()
 	var err error
 	if s.tls == nil {
@@ -162,7 +142,7 @@ func (s *Server) Serve() error {
 
 // serveTLS accepts TLS connections; each does its handshake on its own
 // goroutine (under the read-header timeout), then goes to the HTTP/1.1
-// engine or, when ALPN chose h2, to net/http's HTTP/2 server.
+// engine or, when ALPN chose h2, to the HTTP/2 one.
 func (s *Server) serveTLS() error {
 	for {
 		c, err := s.ln.Accept()
@@ -188,7 +168,7 @@ func (s *Server) handshake(c net.Conn) {
 	}
 	switch tc.ConnectionState().NegotiatedProtocol {
 	case "h2":
-		s.h2.push(tc)
+		s.h2.ServeConn(tc)
 		return
 	case acmeTLS1: // a CA validating TLS-ALPN-01: the handshake was all
 		_ = tc.Close()
@@ -204,13 +184,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.tls != nil {
 		_ = s.ln.Close() // the h1 engine does not own the TLS accept loop
 	}
-	s.h2.Close()
 	err := s.h1.Shutdown(ctx)
 	if err != nil {
 		_ = s.h1.Close()
 	}
-	if err2 := s.srv.Shutdown(ctx); err2 != nil {
-		_ = s.srv.Close()
+	if err2 := s.h2.Shutdown(ctx); err2 != nil {
 		err = errors.Join(err, err2)
 	}
 	return errors.Join(err, h3err)
@@ -222,8 +200,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.beforeRoute(w, r) {
 		return
 	}
-	if r.ProtoMajor == 1 {
-		// The HTTP/1.1 engine enforced the limits and body deadlines.
+	if r.ProtoMajor <= 2 {
+		// Portico's engines enforced the limits and body deadlines.
 		s.cur.Load().Handler(s.key).ServeHTTP(w, r)
 		return
 	}
