@@ -50,9 +50,9 @@ type Server struct {
 	key    string
 	cfg    config.Listener
 	cur    *Current
-	h1     *h1.Server // HTTP/1.1, plain or over TLS
-	h2     *h2.Server // HTTP/2, over TLS or h2c
-	tls    *tls.Config  // nil for plain listeners
+	h1     *h1.Server  // HTTP/1.1, plain or over TLS
+	h2     *h2.Server  // HTTP/2, over TLS or h2c
+	tls    *tls.Config // nil for plain listeners
 	ln     net.Listener
 	log    *slog.Logger
 	maxHdr int

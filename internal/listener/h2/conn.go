@@ -73,6 +73,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	c.fr.MaxHeaderListSize = uint32(s.o.MaxHeaderBytes)
 	c.fr.SetReuseFrames()
+	c.fr.SetMaxReadFrameSize(16384) // the default; Portico advertises no other
 	c.w.init(c)
 	return c
 }
@@ -270,6 +271,9 @@ func (c *conn) processHeaders(f *http2.MetaHeadersFrame) error {
 	id := f.StreamID
 	if id%2 == 0 {
 		return http2.ConnectionError(http2.ErrCodeProtocol)
+	}
+	if f.HasPriority() && f.Priority.StreamDep == id {
+		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol} // RFC 9113 5.3.1
 	}
 	c.mu.Lock()
 	st := c.streams[id]

@@ -159,12 +159,16 @@ func (w *response) finish() {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	if !w.sentHeader && w.clen < 0 && !w.hasTrailers() && w.st.req.Method != http.MethodHead && !w.bodyless {
-		// The whole body is known: say how long it is, as net/http does.
+	isHEAD := w.st.req.Method == http.MethodHead
+	if !w.sentHeader && w.clen < 0 && !w.hasTrailers() && (!w.bodyless || isHEAD && w.written > 0) {
+		// The whole body is known: say how long it is, as net/http does
+		// (for HEAD, what a GET would have said).
 		w.Header()["Content-Length"] = []string{strconv.FormatInt(w.written, 10)}
 	}
 	if w.clen >= 0 && w.written < w.clen && !w.bodyless {
-		// A short body must not look complete.
+		// A short body must not look complete: what there is goes out,
+		// then the stream is reset instead of ended.
+		_ = w.send(nil, false)
 		w.reset(http2.ErrCodeInternal)
 	} else {
 		_ = w.send(nil, true)
@@ -291,7 +295,12 @@ func (w *response) dataLocked(p []byte, end bool) error {
 			if st.closed || c.w.err != nil {
 				return errClientGone
 			}
-			c.w.flushLocked()
+			if len(c.w.buf) > 0 && !c.w.flushing {
+				// Writing releases mu: a window update may come in
+				// meanwhile, so look again before waiting.
+				c.w.flushLocked()
+				continue
+			}
 			if deadline.IsZero() && c.s.o.WriteIdleTimeout > 0 {
 				deadline = time.Now().Add(c.s.o.WriteIdleTimeout)
 			}

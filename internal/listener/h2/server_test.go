@@ -1,0 +1,656 @@
+package h2_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+
+	"github.com/portico-proxy/portico/internal/listener/h2"
+)
+
+// h2cClient returns a client that speaks HTTP/2 with prior knowledge to
+// any address. Small windows make the server's flow control work.
+func h2cClient(t testing.TB, smallWindows bool) *http.Client {
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	if smallWindows {
+		tr.HTTP2 = &http.HTTP2Config{MaxReceiveBufferPerStream: 16 << 10, MaxReceiveBufferPerConnection: 64 << 10}
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 20 * time.Second}
+}
+
+func serve(t testing.TB, h http.HandlerFunc, o h2.Options) (string, *h2.Server) {
+	s := h2.NewServer(h, o)
+	return "http://" + serveH2C(t, s), s
+}
+
+func TestRequestAndResponseFields(t *testing.T) {
+	var got *http.Request
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		got = r
+		w.Header().Set("X-Custom", "yes")
+		w.Header().Set("Connection", "close") // HTTP/2 forbids it: dropped
+		w.Header()["Bad\nName"] = []string{"x"}
+		io.WriteString(w, "body")
+	}, h2.Options{})
+	req, _ := http.NewRequest("GET", url+"/a/b?q=1", nil)
+	req.Header.Set("User-Agent", "test")
+	req.Header.Add("Cookie", "a=1")
+	req.AddCookie(&http.Cookie{Name: "b", Value: "2"})
+	res, err := h2cClient(t, false).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	checks := []struct {
+		what      string
+		got, want any
+	}{
+		{"status", res.StatusCode, 200},
+		{"proto", res.ProtoMajor, 2},
+		{"body", string(body), "body"},
+		{"custom field", res.Header.Get("X-Custom"), "yes"},
+		{"connection field", res.Header.Get("Connection"), ""},
+		{"content-length", res.ContentLength, int64(4)},
+		{"date present", res.Header.Get("Date") != "", true},
+		{"request proto", got.Proto, "HTTP/2.0"},
+		{"request method", got.Method, "GET"},
+		{"request path", got.URL.Path, "/a/b"},
+		{"request query", got.URL.RawQuery, "q=1"},
+		{"request uri", got.RequestURI, "/a/b?q=1"},
+		{"request host", got.Host, strings.TrimPrefix(url, "http://")},
+		{"user agent", got.Header.Get("User-Agent"), "test"},
+		{"cookies joined", got.Header.Get("Cookie"), "a=1; b=2"},
+		{"remote addr set", got.RemoteAddr != "", true},
+		{"no body", got.Body, http.NoBody},
+		{"local addr in context", got.Context().Value(http.LocalAddrContextKey) != nil, true},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: got %v, want %v", c.what, c.got, c.want)
+		}
+	}
+}
+
+// TestBodiesLargerThanTheWindows echoes bodies larger than every
+// flow-control window, with a client that grants small ones: both
+// directions must wait for window and go on.
+func TestBodiesLargerThanTheWindows(t *testing.T) {
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(w, r.Body)
+	}, h2.Options{})
+	client := h2cClient(t, true)
+	for _, size := range []int{0, 1, 16<<10 - 1, 16 << 10, 300 << 10, 3 << 20} {
+		payload := make([]byte, size)
+		rand.Read(payload)
+		res, err := client.Post(url, "application/octet-stream", bytes.NewReader(payload))
+		if err != nil {
+			t.Fatalf("%d bytes: %v", size, err)
+		}
+		got, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil || !bytes.Equal(got, payload) {
+			t.Fatalf("%d bytes: got %d bytes back (%v)", size, len(got), err)
+		}
+	}
+}
+
+// TestConcurrentStreams runs many streams at once over one connection;
+// every response must carry its own body, whatever frames share writes.
+func TestConcurrentStreams(t *testing.T) {
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		n := len(r.URL.Path) * 997
+		w.Write(bytes.Repeat([]byte(r.URL.Path), n/len(r.URL.Path)))
+	}, h2.Options{})
+	client := h2cClient(t, false)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				path := fmt.Sprintf("/%d/%s", g, strings.Repeat("x", i))
+				res, err := client.Get(url + path)
+				if err != nil {
+					errs <- err
+					return
+				}
+				body, err := io.ReadAll(res.Body)
+				res.Body.Close()
+				want := bytes.Repeat([]byte(path), len(path)*997/len(path))
+				if err != nil || !bytes.Equal(body, want) {
+					errs <- fmt.Errorf("%s: got %d bytes, want %d (%v)", path, len(body), len(want), err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestTrailers(t *testing.T) {
+	var reqTrailer http.Header
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		reqTrailer = r.Trailer.Clone()
+		w.Header().Set("Trailer", "Grpc-Status")
+		w.Header().Set("Content-Type", "application/grpc")
+		io.WriteString(w, "payload")
+		w.Header().Set("Grpc-Status", "0")
+		w.Header().Set(http.TrailerPrefix+"Late", "also")
+	}, h2.Options{})
+	req, _ := http.NewRequest("POST", url, strings.NewReader("request"))
+	req.ContentLength = -1
+	req.Trailer = http.Header{"Checksum": {"abc"}}
+	res, err := h2cClient(t, false).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if string(body) != "payload" {
+		t.Errorf("body %q", body)
+	}
+	if res.Trailer.Get("Grpc-Status") != "0" || res.Trailer.Get("Late") != "also" {
+		t.Errorf("response trailers %v", res.Trailer)
+	}
+	if res.Header.Get("Grpc-Status") != "" {
+		t.Error("a declared trailer was sent as a header")
+	}
+	if reqTrailer.Get("Checksum") != "abc" {
+		t.Errorf("request trailers %v", reqTrailer)
+	}
+}
+
+// TestFlushSendsAtOnce: a flushed part reaches the client while the
+// handler is still running (server-sent events, gRPC streams).
+func TestFlushSendsAtOnce(t *testing.T) {
+	release := make(chan struct{})
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "first\n")
+		w.(http.Flusher).Flush()
+		<-release
+		io.WriteString(w, "second\n")
+	}, h2.Options{})
+	res, err := h2cClient(t, false).Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(res.Body, buf); err != nil || string(buf) != "first\n" {
+		t.Fatalf("got %q, %v before the handler went on", buf, err)
+	}
+	close(release)
+	rest, _ := io.ReadAll(res.Body)
+	if string(rest) != "second\n" {
+		t.Errorf("rest %q", rest)
+	}
+}
+
+func TestClientResetCancelsTheHandler(t *testing.T) {
+	started, cancelled := make(chan struct{}), make(chan struct{})
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-r.Context().Done()
+		close(cancelled)
+	}, h2.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	go func() { <-started; cancel() }()
+	if _, err := h2cClient(t, false).Do(req); err == nil {
+		t.Fatal("request succeeded")
+	}
+	select {
+	case <-cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("handler context not cancelled after RST_STREAM")
+	}
+}
+
+func TestBrokenResponses(t *testing.T) {
+	cases := []struct {
+		name       string
+		handler    http.HandlerFunc
+		wantStatus int
+		wantErr    bool
+	}{
+		{"panic before anything is sent", func(w http.ResponseWriter, r *http.Request) { panic("boom") }, 500, false},
+		{"abort after the headers", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "partial")
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		}, 200, true},
+		{"body shorter than its Content-Length", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "100")
+			io.WriteString(w, "short")
+		}, 200, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			url, _ := serve(t, tc.handler, h2.Options{})
+			res, err := h2cClient(t, false).Get(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != tc.wantStatus || (err != nil) != tc.wantErr {
+				t.Errorf("got %d, body error %v; want %d, error %v", res.StatusCode, err, tc.wantStatus, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestHeadAndBodilessStatuses(t *testing.T) {
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/204" {
+			w.WriteHeader(204)
+			return
+		}
+		io.WriteString(w, "twelve bytes")
+	}, h2.Options{})
+	client := h2cClient(t, false)
+	res, err := client.Head(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || res.ContentLength != 12 {
+		t.Errorf("HEAD: %d, length %d; want 200, 12", res.StatusCode, res.ContentLength)
+	}
+	res, err = client.Get(url + "/204")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 204 || res.Header.Get("Content-Length") != "" {
+		t.Errorf("204: %d with Content-Length %q", res.StatusCode, res.Header.Get("Content-Length"))
+	}
+}
+
+func TestInterimResponses(t *testing.T) {
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		body, _ := io.ReadAll(r.Body)
+		w.Write(body)
+	}, h2.Options{})
+	var got []int
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		got = append(got, code)
+		return nil
+	}}
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "POST", url, strings.NewReader("data"))
+	req.Header.Set("Expect", "100-continue")
+	tr := h2cClient(t, false).Transport.(*http.Transport)
+	tr.ExpectContinueTimeout = 10 * time.Second // the body waits for the 100
+	res, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if string(body) != "data" || fmt.Sprint(got) != "[103 100]" {
+		t.Errorf("got interim %v and body %q; want [103 100] and \"data\"", got, body)
+	}
+}
+
+func TestHeaderLimits(t *testing.T) {
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {}, h2.Options{MaxHeaderCount: 10, MaxHeaderBytes: 4 << 10})
+	base := []string{":method", "GET", ":scheme", "http", ":path", "/", ":authority", "x"}
+	many := base
+	for i := range 20 {
+		many = append(many, fmt.Sprintf("x-f%d", i), "v")
+	}
+	for i, tc := range []struct {
+		name   string
+		fields []string
+	}{
+		{"too many fields", many},
+		{"too many bytes", append(base, "x-a", strings.Repeat("v", 2000), "x-b", strings.Repeat("v", 2000), "x-c", strings.Repeat("v", 2000))},
+	} {
+		c := dialRaw(t, url)
+		id := uint32(2*i + 1)
+		c.headers(id, true, tc.fields...)
+		status := c.status(id)
+		if status != "431" {
+			t.Errorf("%s: got %s, want 431", tc.name, status)
+		}
+	}
+}
+
+// TestBodyReadIdleTimeout: a client that stops sending its body makes
+// the handler's read fail after the read idle timeout, not hang.
+func TestBodyReadIdleTimeout(t *testing.T) {
+	readErr := make(chan error, 1)
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.ReadAll(r.Body)
+		readErr <- err
+	}, h2.Options{ReadIdleTimeout: 200 * time.Millisecond})
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, _ := http.NewRequest("POST", url, pr)
+	go h2cClient(t, false).Do(req)
+	pw.Write([]byte("some of the body"))
+	select {
+	case err := <-readErr:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("got %v, want a deadline error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("body read did not time out")
+	}
+}
+
+// rawConn is a hand-driven HTTP/2 client, for what net/http's will not
+// send.
+type rawConn struct {
+	t   testing.TB
+	nc  net.Conn
+	fr  *http2.Framer
+	enc *hpack.Encoder
+	hb  bytes.Buffer
+}
+
+func dialRaw(t testing.TB, addr string) *rawConn {
+	nc, err := net.Dial("tcp", strings.TrimPrefix(addr, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	c := &rawConn{t: t, nc: nc, fr: http2.NewFramer(nc, nc)}
+	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	c.enc = hpack.NewEncoder(&c.hb)
+	io.WriteString(nc, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+	c.fr.WriteSettings()
+	return c
+}
+
+func (c *rawConn) headers(id uint32, end bool, fields ...string) {
+	c.hb.Reset()
+	for i := 0; i < len(fields); i += 2 {
+		c.enc.WriteField(hpack.HeaderField{Name: fields[i], Value: fields[i+1]})
+	}
+	if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: c.hb.Bytes(), EndStream: end, EndHeaders: true}); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// status reads frames until the response HEADERS of stream id and
+// returns its :status.
+func (c *rawConn) status(id uint32) string {
+	var status string
+	c.until("response", func(f http2.Frame) bool {
+		if h, ok := f.(*http2.MetaHeadersFrame); ok && h.StreamID == id {
+			status = h.PseudoValue("status")
+			return true
+		}
+		return false
+	})
+	return status
+}
+
+// until reads frames until match returns true; it fails on timeout.
+func (c *rawConn) until(what string, match func(http2.Frame) bool) {
+	c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			c.t.Fatalf("waiting for %s: %v", what, err)
+		}
+		if match(f) {
+			return
+		}
+	}
+}
+
+// TestRapidResetKeepsHandlersBounded opens and at once resets many
+// streams (CVE-2023-44487): the handlers running at any time must not
+// exceed the stream limit, and the connection must be cut off when the
+// client keeps going.
+func TestRapidResetKeepsHandlersBounded(t *testing.T) {
+	const limit = 5
+	var running, peak atomic.Int32
+	release := make(chan struct{})
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		n := running.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		<-release
+		running.Add(-1)
+	}, h2.Options{MaxConcurrentStreams: limit})
+	defer close(release)
+	c := dialRaw(t, url)
+	go func() {
+		// The server hangs up part way: writes then fail, as they should.
+		for id := uint32(1); id < 2*200; id += 2 {
+			c.hb.Reset()
+			c.enc.WriteField(hpack.HeaderField{Name: ":method", Value: "GET"})
+			c.enc.WriteField(hpack.HeaderField{Name: ":scheme", Value: "http"})
+			c.enc.WriteField(hpack.HeaderField{Name: ":path", Value: "/"})
+			c.enc.WriteField(hpack.HeaderField{Name: ":authority", Value: "x"})
+			if c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: c.hb.Bytes(), EndStream: true, EndHeaders: true}) != nil ||
+				c.fr.WriteRSTStream(id, http2.ErrCodeCancel) != nil {
+				return
+			}
+		}
+	}()
+	var code http2.ErrCode
+	c.until("GOAWAY", func(f http2.Frame) bool {
+		if g, ok := f.(*http2.GoAwayFrame); ok {
+			code = g.ErrCode
+			return true
+		}
+		return false
+	})
+	if code != http2.ErrCodeEnhanceYourCalm {
+		t.Errorf("GOAWAY %v, want ENHANCE_YOUR_CALM", code)
+	}
+	if p := peak.Load(); p > limit {
+		t.Errorf("%d handlers ran at once, limit %d", p, limit)
+	}
+}
+
+// TestRequestsThatMustBeRefused checks malformed requests (RFC 9113
+// 8.2–8.3) get RST_STREAM PROTOCOL_ERROR and never reach the handler.
+func TestRequestsThatMustBeRefused(t *testing.T) {
+	var reached atomic.Int32
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }, h2.Options{})
+	base := []string{":method", "GET", ":scheme", "http", ":path", "/", ":authority", "x"}
+	cases := []struct {
+		name   string
+		fields []string
+	}{
+		{"no :path", []string{":method", "GET", ":scheme", "http", ":authority", "x"}},
+		{"empty :path", []string{":method", "GET", ":scheme", "http", ":path", "", ":authority", "x"}},
+		{"relative :path", []string{":method", "GET", ":scheme", "http", ":path", "a/b", ":authority", "x"}},
+		{"no :method", []string{":scheme", "http", ":path", "/", ":authority", "x"}},
+		{"connection field", append(base, "connection", "keep-alive")},
+		{"transfer-encoding", append(base, "transfer-encoding", "chunked")},
+		{"te other than trailers", append(base, "te", "gzip")},
+		{"two different content-lengths", append(base, "content-length", "1", "content-length", "2")},
+		{"CONNECT with a path", []string{":method", "CONNECT", ":scheme", "http", ":path", "/", ":authority", "x:443"}},
+		{":protocol without CONNECT", append(base, ":protocol", "websocket")},
+		{"bad authority", []string{":method", "GET", ":scheme", "http", ":path", "/", ":authority", "a b"}},
+	}
+	for i, tc := range cases {
+		c := dialRaw(t, url)
+		id := uint32(2*i + 1)
+		c.headers(id, true, tc.fields...)
+		var code http2.ErrCode
+		c.until("RST_STREAM", func(f http2.Frame) bool {
+			if r, ok := f.(*http2.RSTStreamFrame); ok && r.StreamID == id {
+				code = r.ErrCode
+				return true
+			}
+			if _, ok := f.(*http2.GoAwayFrame); ok {
+				code = 0xff
+				return true
+			}
+			return false
+		})
+		if code != http2.ErrCodeProtocol {
+			t.Errorf("%s: got %v, want RST_STREAM PROTOCOL_ERROR", tc.name, code)
+		}
+	}
+	if n := reached.Load(); n != 0 {
+		t.Errorf("%d malformed requests reached the handler", n)
+	}
+}
+
+func TestExtendedConnect(t *testing.T) {
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect || r.Header.Get(":protocol") != "websocket" || r.URL.Path != "/chat" {
+			w.WriteHeader(400)
+			return
+		}
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		buf := make([]byte, 64) // echo, full duplex
+		for {
+			n, err := r.Body.Read(buf)
+			w.Write(buf[:n])
+			w.(http.Flusher).Flush()
+			if err != nil {
+				return
+			}
+		}
+	}, h2.Options{})
+	c := dialRaw(t, url)
+	var enabled bool
+	c.until("SETTINGS", func(f http2.Frame) bool {
+		if s, ok := f.(*http2.SettingsFrame); ok && !s.IsAck() {
+			v, _ := s.Value(http2.SettingEnableConnectProtocol)
+			enabled = v == 1
+			return true
+		}
+		return false
+	})
+	if !enabled {
+		t.Fatal("SETTINGS_ENABLE_CONNECT_PROTOCOL not advertised")
+	}
+	c.headers(1, false, ":method", "CONNECT", ":protocol", "websocket", ":scheme", "http", ":path", "/chat", ":authority", "x")
+	c.fr.WriteData(1, false, []byte("ping"))
+	var status string
+	var echoed []byte
+	c.until("echo", func(f http2.Frame) bool {
+		switch f := f.(type) {
+		case *http2.MetaHeadersFrame:
+			status = f.PseudoValue("status")
+		case *http2.DataFrame:
+			echoed = append(echoed, f.Data()...)
+		}
+		return len(echoed) >= 4
+	})
+	if status != "200" || string(echoed) != "ping" {
+		t.Errorf("got %s and %q, want 200 and ping", status, echoed)
+	}
+}
+
+// TestGracefulShutdown: Shutdown lets a stream in flight finish, refuses
+// new ones with GOAWAY and returns once the connection is closed.
+func TestGracefulShutdown(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	url, s := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			close(started)
+			<-release
+		}
+		io.WriteString(w, "done")
+	}, h2.Options{})
+	client := h2cClient(t, false)
+	type result struct {
+		body string
+		err  error
+	}
+	slow := make(chan result, 1)
+	go func() {
+		res, err := client.Get(url + "/slow")
+		if err != nil {
+			slow <- result{err: err}
+			return
+		}
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		slow <- result{string(b), err}
+	}()
+	<-started
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	if r := <-slow; r.err != nil || r.body != "done" {
+		t.Errorf("in-flight request: %q, %v", r.body, r.err)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if n := s.OpenConns(); n != 0 {
+		t.Errorf("%d connections open after Shutdown", n)
+	}
+}
+
+func TestIdleConnectionIsClosed(t *testing.T) {
+	url, s := serve(t, func(w http.ResponseWriter, r *http.Request) {}, h2.Options{IdleTimeout: 100 * time.Millisecond})
+	c := dialRaw(t, url)
+	c.until("GOAWAY", func(f http2.Frame) bool {
+		g, ok := f.(*http2.GoAwayFrame)
+		return ok && g.ErrCode == http2.ErrCodeNo
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for s.OpenConns() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := s.OpenConns(); n != 0 {
+		t.Errorf("%d connections still open", n)
+	}
+}
+
+// TestPrefaceTimeout: a connection that never sends the preface is
+// closed after the read header timeout.
+func TestPrefaceTimeout(t *testing.T) {
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {}, h2.Options{ReadHeaderTimeout: 100 * time.Millisecond})
+	nc, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := nc.Read(make([]byte, 1)); err != io.EOF {
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatal("connection still open after the read header timeout")
+		}
+	}
+}
