@@ -16,42 +16,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
-	"syscall"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "0.1.0-dev"
 
 func main() {
-	enableExtendedConnect()
 	os.Exit(runCLI(os.Args[1:], os.Stdout, os.Stderr))
-}
-
-// enableExtendedConnect restarts the process image once with
-// GODEBUG=http2xconnect=1, which Go's HTTP/2 server reads only at start:
-// with it, clients can open WebSockets over HTTP/2 (RFC 8441). The PID
-// stays the same; if the exec fails, Portico runs without that feature.
-func enableExtendedConnect() {
-	godebug := os.Getenv("GODEBUG")
-	if strings.Contains(godebug, "http2xconnect=") {
-		return // set either way by the operator
-	}
-	if godebug != "" {
-		godebug += ","
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return
-	}
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GODEBUG=") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, "GODEBUG="+godebug+"http2xconnect=1")
-	_ = syscall.Exec(exe, os.Args, env)
 }
 
 const usage = `usage: portico <command> [flags]

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -10,6 +11,9 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/net/http2"
 
 	"github.com/portico-proxy/portico/internal/testpki"
 )
@@ -86,5 +90,61 @@ routes:
 	case p := <-protos:
 		t.Fatalf("the backend received the ambiguous request (%s)", p)
 	default:
+	}
+}
+
+// TestWebSocketOverHTTP2ThroughTheListener opens a WebSocket over HTTP/2
+// (RFC 8441 extended CONNECT) to a TLS listener and echoes through a
+// WebSocket backend: the listener's HTTP/2 engine advertises extended
+// CONNECT and carries the stream both ways.
+func TestWebSocketOverHTTP2ThroughTheListener(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		typ, msg, err := c.Read(r.Context())
+		if err == nil {
+			c.Write(r.Context(), typ, append([]byte("echo:"), msg...))
+		}
+	}))
+	defer backend.Close()
+	certFile, keyFile, roots := selfSigned(t)
+	inst, _, _ := testInstance(t, fmt.Sprintf(`listeners:
+  - addr: "127.0.0.1:0"
+    tls: {certs: [{cert: %q, key: %q}]}
+routes:
+  - match: /
+    proxy: %q
+`, certFile, keyFile, backend.URL))
+	tr := &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodConnect, "https://"+inst.servers[0].Addr().String()+"/chat", pr)
+	req.Header.Set(":protocol", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	res, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("extended CONNECT: %v", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 || res.ProtoMajor != 2 {
+		t.Fatalf("got %d over HTTP/%d, want 200 over HTTP/2", res.StatusCode, res.ProtoMajor)
+	}
+	// A masked text frame "hi", as a client must send.
+	frame := []byte{0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2}
+	if _, err := pw.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	var hdr [2]byte
+	if _, err := io.ReadFull(res.Body, hdr[:]); err != nil {
+		t.Fatal(err)
+	}
+	payload := make([]byte, hdr[1]&0x7f)
+	if _, err := io.ReadFull(res.Body, payload); err != nil || string(payload) != "echo:hi" {
+		t.Fatalf("got %q, %v; want echo:hi", payload, err)
 	}
 }
