@@ -254,7 +254,7 @@ func (w *response) send(p []byte, end bool) error {
 		c.w.headers(st.id, end && !trailers && (len(pending) == 0 && len(p) == 0 || w.bodyless))
 		if end && !trailers && (len(pending) == 0 && len(p) == 0 || w.bodyless) {
 			w.sentEnd = true
-			c.w.flushLocked()
+			c.w.flushSoonLocked()
 			return nil
 		}
 	}
@@ -275,6 +275,8 @@ func (w *response) send(p []byte, end bool) error {
 	}
 	if end {
 		w.sentEnd = true
+		c.w.flushSoonLocked()
+		return nil
 	}
 	c.w.flushLocked()
 	return nil

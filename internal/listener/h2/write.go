@@ -3,6 +3,7 @@ package h2
 import (
 	"encoding/binary"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -148,9 +149,23 @@ func (w *writer) controlLocked() error {
 // flushLocked writes the buffered frames unless another goroutine is
 // writing already (it takes these frames along). mu is released during
 // the write.
-func (w *writer) flushLocked() {
+func (w *writer) flushLocked() { w.flush(false) }
+
+// flushSoonLocked is flushLocked for a stream that just ended: it first
+// lets the goroutines that are ready to run go, so that the streams
+// finishing at the same moment (their backends answered together) add
+// their frames and leave in the same write.
+func (w *writer) flushSoonLocked() { w.flush(true) }
+
+func (w *writer) flush(yield bool) {
 	for !w.flushing && len(w.buf) > 0 && w.err == nil {
 		w.flushing = true
+		if yield {
+			w.c.mu.Unlock()
+			runtime.Gosched()
+			w.c.mu.Lock()
+			yield = false
+		}
 		out := w.buf
 		w.buf = w.spare[:0]
 		w.c.mu.Unlock()
