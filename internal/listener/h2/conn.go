@@ -311,16 +311,16 @@ func (c *conn) processHeaders(f *http2.MetaHeadersFrame) error {
 	// A client that resets its streams at once (rapid reset) must not
 	// get more handlers running than it may have streams open: later
 	// streams wait for a slot, and too many waiting ends the connection.
+	st.handler = handler
 	if c.running >= int(c.s.o.MaxConcurrentStreams) {
 		if len(c.queue) >= 4*int(c.s.o.MaxConcurrentStreams) {
 			return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
 		}
-		st.handler = handler
 		c.queue = append(c.queue, st)
 		return nil
 	}
 	c.running++
-	go st.run(handler)
+	c.s.workers.run(st)
 	return nil
 }
 
@@ -416,7 +416,7 @@ func (c *conn) finishStream(st *stream) {
 		next := c.queue[0]
 		c.queue = c.queue[1:]
 		c.running++
-		go next.run(next.handler)
+		c.s.workers.run(next)
 	}
 	c.armIdleLocked()
 	c.w.flushLocked()

@@ -91,6 +91,8 @@ type Server struct {
 	h http.Handler
 	o Options
 
+	workers workers
+
 	inShutdown atomic.Bool
 	mu         sync.Mutex
 	conns      map[*conn]struct{}
@@ -129,6 +131,7 @@ func (s *Server) ServeConn(nc net.Conn) {
 // (then it closes what is left and returns ctx's error).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.inShutdown.Store(true)
+	defer s.workers.close()
 	s.mu.Lock()
 	for c := range s.conns {
 		c.goAway(0, nil)
@@ -155,6 +158,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close closes every connection at once.
 func (s *Server) Close() error {
 	s.inShutdown.Store(true)
+	s.workers.close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {

@@ -23,7 +23,7 @@ import (
 type stream struct {
 	c       *conn
 	id      uint32
-	handler http.Handler // set while queued for a handler slot
+	handler http.Handler // what run calls
 
 	req  http.Request
 	url  url.URL
@@ -54,7 +54,6 @@ func newStream(c *conn, id uint32) *stream {
 
 // run calls the handler and finishes the response.
 func (st *stream) run(h http.Handler) {
-	st.handler = nil
 	defer st.c.finishStream(st)
 	if p := st.callHandler(h); p != nil {
 		st.w.afterPanic(p.v)
