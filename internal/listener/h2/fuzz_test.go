@@ -21,11 +21,13 @@ type scriptConn struct {
 	written int
 }
 
-func (c *scriptConn) Read(p []byte) (int, error)        { return c.r.Read(p) }
-func (c *scriptConn) Write(p []byte) (int, error)       { c.written += len(p); return len(p), nil }
-func (c *scriptConn) Close() error                      { return nil }
-func (c *scriptConn) LocalAddr() net.Addr               { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 443} }
-func (c *scriptConn) RemoteAddr() net.Addr              { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000} }
+func (c *scriptConn) Read(p []byte) (int, error)  { return c.r.Read(p) }
+func (c *scriptConn) Write(p []byte) (int, error) { c.written += len(p); return len(p), nil }
+func (c *scriptConn) Close() error                { return nil }
+func (c *scriptConn) LocalAddr() net.Addr         { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 443} }
+func (c *scriptConn) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000}
+}
 func (c *scriptConn) SetDeadline(t time.Time) error     { return nil }
 func (c *scriptConn) SetReadDeadline(t time.Time) error { return nil }
 func (c *scriptConn) SetWriteDeadline(time.Time) error  { return nil }
