@@ -97,11 +97,18 @@ func TestReloadUnderLoadDropsNothingAndKeepsWebSockets(t *testing.T) {
 	}
 
 	// A bounded load: 4 workers, 300 requests each, while the config flips
-	// between the two backends.
+	// between the two backends; two of them share one HTTP/2 (h2c)
+	// connection, so streams are in flight on it across every reload.
 	var failed, done atomic.Int64
 	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 10 * time.Second}
+	h2c := &http.Transport{Protocols: new(http.Protocols)}
+	h2c.Protocols.SetUnencryptedHTTP2(true)
+	defer h2c.CloseIdleConnections()
 	for w := 0; w < 4; w++ {
+		client := &http.Client{Timeout: 10 * time.Second}
+		if w%2 == 1 {
+			client.Transport = h2c
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

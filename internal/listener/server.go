@@ -184,13 +184,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.tls != nil {
 		_ = s.ln.Close() // the h1 engine does not own the TLS accept loop
 	}
+	// Both engines drain at once: HTTP/2 clients get their GOAWAY
+	// without waiting for slow HTTP/1.1 requests.
+	h2done := make(chan error, 1)
+	go func() { h2done <- s.h2.Shutdown(ctx) }()
 	err := s.h1.Shutdown(ctx)
 	if err != nil {
 		_ = s.h1.Close()
 	}
-	if err2 := s.h2.Shutdown(ctx); err2 != nil {
-		err = errors.Join(err, err2)
-	}
+	err = errors.Join(err, <-h2done)
 	return errors.Join(err, h3err)
 }
 
