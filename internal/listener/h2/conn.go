@@ -68,7 +68,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		st := tc.ConnectionState()
 		c.tlsState = &st
 	}
-	c.br = bufio.NewReaderSize(nc, 16<<10)
+	c.br = bufio.NewReaderSize(nc, 8<<10)
 	c.fr = http2.NewFramer(io.Discard, c.br)
 	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	c.fr.MaxHeaderListSize = uint32(s.o.MaxHeaderBytes)
@@ -114,6 +114,7 @@ func (c *conn) readPreface() bool {
 	})
 	c.w.windowUpdate(0, connWindow-65535)
 	c.w.flushLocked()
+	c.w.releaseLocked()
 	c.mu.Unlock()
 	f, err := c.fr.ReadFrame()
 	if err != nil {
@@ -420,6 +421,9 @@ func (c *conn) finishStream(st *stream) {
 	}
 	c.armIdleLocked()
 	c.w.flushLocked()
+	if len(c.streams) == 0 && c.running == 0 {
+		c.w.releaseLocked()
+	}
 	c.mu.Unlock()
 	st.ctx.Cancel()
 }

@@ -12,6 +12,7 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -652,5 +653,32 @@ func TestPrefaceTimeout(t *testing.T) {
 		if ne, ok := err.(net.Error); ok && ne.Timeout() {
 			t.Fatal("connection still open after the read header timeout")
 		}
+	}
+}
+
+// TestIdleConnectionMemory opens many HTTP/2 connections that each make
+// one request and then sit idle, and reports the heap they hold: write
+// buffers go back to the pool when a connection has no stream.
+func TestIdleConnectionMemory(t *testing.T) {
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }, h2.Options{})
+	const conns = 200
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range conns {
+		c := dialRaw(t, url)
+		c.headers(1, true, ":method", "GET", ":scheme", "http", ":path", "/", ":authority", "x")
+		c.until("response", func(f http2.Frame) bool {
+			d, ok := f.(*http2.DataFrame)
+			return ok && d.StreamEnded()
+		})
+	}
+	time.Sleep(50 * time.Millisecond) // handlers finish their bookkeeping
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perConn := (int64(after.HeapInuse) - int64(before.HeapInuse)) / conns
+	t.Logf("about %d KiB of heap per idle HTTP/2 connection (client side included)", perConn>>10)
+	if perConn > 32<<10 {
+		t.Errorf("%d KiB per idle connection, want at most 32 (buffers not released?)", perConn>>10)
 	}
 }

@@ -57,10 +57,35 @@ func (w *writer) init(c *conn) {
 	if d := c.s.o.WriteIdleTimeout; d > 0 {
 		w.writeIdle = int64(d)
 	}
-	w.buf = make([]byte, 0, 16<<10)
+}
+
+// Write buffers come from a pool and go back when the connection has no
+// stream left, so an idle connection holds none.
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+func getWriteBuf() []byte { return (*writeBufs.Get().(*[]byte))[:0] }
+
+func putWriteBuf(b []byte) {
+	if b != nil && cap(b) <= 64<<10 {
+		b = b[:0]
+		writeBufs.Put(&b)
+	}
+}
+
+// releaseLocked gives the buffers back while nothing is pending.
+func (w *writer) releaseLocked() {
+	if w.flushing || len(w.buf) > 0 {
+		return
+	}
+	putWriteBuf(w.buf)
+	putWriteBuf(w.spare)
+	w.buf, w.spare = nil, nil
 }
 
 func (w *writer) frameHeader(length int, typ http2.FrameType, flags http2.Flags, id uint32) {
+	if w.buf == nil {
+		w.buf = getWriteBuf()
+	}
 	w.buf = append(w.buf, byte(length>>16), byte(length>>8), byte(length), byte(typ), byte(flags),
 		byte(id>>24)&0x7f, byte(id>>16), byte(id>>8), byte(id))
 }
