@@ -22,7 +22,7 @@ import (
 
 // testInstance starts Portico from a config file written to a temp dir,
 // on a free loopback port, and returns its base URL and the file path.
-func testInstance(t *testing.T, yaml string) (*instance, string, string) {
+func testInstance(t testing.TB, yaml string) (*instance, string, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "portico.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {

@@ -22,6 +22,9 @@ type conn struct {
 	pool   *connPool
 	idleAt time.Time
 	reused bool
+	// abort interrupts whatever the connection is blocked on; made once
+	// per connection, it is what a cancelled request calls.
+	abort func()
 	// head is reused by every exchange on this connection, so its field
 	// slice is allocated once.
 	head responseHead
@@ -87,6 +90,7 @@ func (p *connPool) get(ctx context.Context) (*conn, error) {
 	if tcp, ok := nc.(*net.TCPConn); ok {
 		c.tcp = tcp
 	}
+	c.abort = func() { _ = nc.SetDeadline(aLongTimeAgo) }
 	return c, nil
 }
 

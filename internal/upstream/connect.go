@@ -1,7 +1,6 @@
 package upstream
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"io"
@@ -27,7 +26,7 @@ func (p *Proxy) serveExtendedConnect(w http.ResponseWriter, r *http.Request, pro
 	}
 	defer c.nc.Close() // a tunnel's connection is never pooled
 	// When the client's stream ends, the backend side is interrupted too.
-	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
+	stop := onCancel(ctx, c.abort)
 	defer stop()
 
 	// HTTP/2 WebSocket has no key handshake; the backend wants one.

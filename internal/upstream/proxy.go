@@ -102,6 +102,12 @@ func (p *Proxy) outgoingURI(r *http.Request) string {
 		path = "/" + path
 	}
 	if r.URL.RawQuery != "" || r.URL.ForceQuery {
+		// The request line's own target when it says the same: the
+		// usual case, and no allocation.
+		if ru := r.RequestURI; len(ru) == len(path)+1+len(r.URL.RawQuery) &&
+			ru[len(path)] == '?' && strings.HasPrefix(ru, path) && strings.HasSuffix(ru, r.URL.RawQuery) {
+			return ru
+		}
 		return path + "?" + r.URL.RawQuery
 	}
 	return path
@@ -132,7 +138,7 @@ func (p *Proxy) exchange(w http.ResponseWriter, r *http.Request, b *Backend, h *
 	}
 	// A client that goes away interrupts whatever the backend side is
 	// blocked on; no goroutine waits for that.
-	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
+	stop := onCancel(ctx, c.abort)
 	reusable := false
 	defer func() {
 		if !stop() || !reusable {
@@ -161,6 +167,22 @@ func (p *Proxy) exchange(w http.ResponseWriter, r *http.Request, b *Backend, h *
 		return started, p.classify(ctx, b, err, replayable)
 	}
 	return started, nil
+}
+
+// afterFuncer is implemented by the request contexts of Portico's own
+// HTTP/1.1 and HTTP/2 engines: a function registered there runs when the
+// request is cancelled, with no context or goroutine of its own.
+type afterFuncer interface {
+	AfterFunc(f func()) (stop func() bool)
+}
+
+// onCancel runs f when ctx is done, like context.AfterFunc; f must be
+// quick, as it may run on the goroutine that cancels.
+func onCancel(ctx context.Context, f func()) (stop func() bool) {
+	if a, ok := ctx.(afterFuncer); ok {
+		return a.AfterFunc(f)
+	}
+	return context.AfterFunc(ctx, f)
 }
 
 func isStale(err error) bool {
@@ -367,7 +389,10 @@ func writeChunkHeader(c *conn, n int) {
 }
 
 // relayHeaders copies the end-to-end response fields into dst.
-func relayHeaders(dst http.Header, head *responseHead) {
+//
+// It returns a spare one-value slice from the same allocation, for the
+// Content-Length the caller sets.
+func relayHeaders(dst http.Header, head *responseHead) (spare []string) {
 	var connection []string
 	for _, f := range head.fields {
 		if f.k == "Connection" {
@@ -376,7 +401,8 @@ func relayHeaders(dst http.Header, head *responseHead) {
 	}
 	// One backing array for every value: one allocation per response
 	// instead of one per field.
-	vals := make([]string, len(head.fields))
+	n := len(head.fields)
+	vals := make([]string, n+1)
 	for i, f := range head.fields {
 		if isHopHeader(f.k) || (connection != nil && hasToken(connection, f.k)) {
 			continue
@@ -388,20 +414,22 @@ func relayHeaders(dst http.Header, head *responseHead) {
 		vals[i] = f.v
 		dst[f.k] = vals[i : i+1 : i+1]
 	}
+	return vals[n : n+1 : n+1]
 }
 
 // relay writes the response head downstream and copies the body. It
 // reports whether the connection may be reused.
 func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, c *conn, head *responseHead) (started, reusable bool, err error) {
 	dst := w.Header()
-	relayHeaders(dst, head)
+	spare := relayHeaders(dst, head)
 	if _, ok := dst["Content-Type"]; !ok {
 		dst["Content-Type"] = nil // no sniffing: a proxy adds no type of its own
 	}
 	bodyless := r.Method == http.MethodHead || head.status == http.StatusNoContent ||
 		head.status == http.StatusNotModified || head.status < 200
 	if head.contentLength >= 0 && (!bodyless || r.Method == http.MethodHead) {
-		dst["Content-Length"] = []string{head.lengthText}
+		spare[0] = head.lengthText
+		dst["Content-Length"] = spare
 	}
 	if head.chunked {
 		// Announced trailers make net/http keep chunked framing even for

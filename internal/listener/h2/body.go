@@ -90,6 +90,9 @@ func (b *body) Read(p []byte) (int, error) {
 	for b.off == len(b.buf) {
 		if b.err != nil {
 			if b.err == io.EOF && b.trailer != nil {
+				if st.req.Trailer == nil { // trailers the client did not announce
+					st.req.Trailer = make(http.Header, len(b.trailer))
+				}
 				for k, v := range b.trailer {
 					st.req.Trailer[k] = v
 				}

@@ -387,7 +387,16 @@ func addField(c *conn, k, v string) {
 	if name == "" || !httpguts.ValidHeaderFieldValue(v) {
 		return
 	}
-	if name == "te" && v != "trailers" {
+	switch name {
+	case "te":
+		if v != "trailers" {
+			return
+		}
+	case "x-request-id", "set-cookie":
+		// Different in every response: adding them to the compression
+		// table would only push out the fields that do repeat (and a
+		// cookie is better never kept there).
+		c.w.fieldNotIndexed(name, v)
 		return
 	}
 	c.w.field(name, v)

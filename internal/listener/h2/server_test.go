@@ -684,3 +684,25 @@ func TestIdleConnectionMemory(t *testing.T) {
 		t.Errorf("%d KiB per idle connection, want at most 32 (buffers not released?)", perConn>>10)
 	}
 }
+
+// TestUnannouncedRequestTrailers: trailers a client sends without a
+// Trailer field still reach the handler once the body is read.
+func TestUnannouncedRequestTrailers(t *testing.T) {
+	got := make(chan string, 1)
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		got <- r.Trailer.Get("X-Sum")
+	}, h2.Options{})
+	c := dialRaw(t, url)
+	c.headers(1, false, ":method", "POST", ":scheme", "http", ":path", "/", ":authority", "x")
+	c.fr.WriteData(1, false, []byte("body"))
+	c.headers(1, true, "x-sum", "42")
+	select {
+	case v := <-got:
+		if v != "42" {
+			t.Errorf("handler saw trailer %q, want 42", v)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("handler did not finish")
+	}
+}

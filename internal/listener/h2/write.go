@@ -127,6 +127,12 @@ func (w *writer) field(name, value string) {
 	_ = w.enc.WriteField(hpack.HeaderField{Name: name, Value: value})
 }
 
+// fieldNotIndexed adds a field that is never added to the compression
+// table (RFC 7541 6.2.3).
+func (w *writer) fieldNotIndexed(name, value string) {
+	_ = w.enc.WriteField(hpack.HeaderField{Name: name, Value: value, Sensitive: true})
+}
+
 // headers frames the header block built with field: HEADERS, then
 // CONTINUATION when the block is larger than the client's frame size.
 func (w *writer) headers(id uint32, endStream bool) {

@@ -25,6 +25,7 @@ type Context struct {
 	done   atomic.Value // chan struct{}
 	err    error
 	afters []afterEntry
+	inline [2]afterEntry // afters' first backing array: no allocation
 	nextID uint64
 }
 
@@ -95,6 +96,9 @@ func (c *Context) AfterFunc(f func()) (stop func() bool) {
 	}
 	c.nextID++
 	id := c.nextID
+	if c.afters == nil {
+		c.afters = c.inline[:0]
+	}
 	c.afters = append(c.afters, afterEntry{id, f})
 	c.mu.Unlock()
 	return func() bool {
