@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portico-proxy/portico/internal/testbackend"
 	"github.com/portico-proxy/portico/internal/testpki"
 )
 
@@ -21,7 +22,7 @@ import (
 // (over TLS, the client's record layer adds none either).
 func BenchmarkProxiedRequest(b *testing.B) {
 	body := strings.Repeat("x", 1024)
-	backend := fixedBackend(b, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\n\r\n"+body)
+	backend := testbackend.Fixed(b, []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\n\r\n"+body))
 	b.Run("plain", func(b *testing.B) {
 		inst, _, _ := testInstance(b, proxyConfig("http://"+backend))
 		c, err := net.Dial("tcp", inst.servers[0].Addr().String())
@@ -87,42 +88,4 @@ func readResponse(br *bufio.Reader) error {
 	}
 	_, err := br.Discard(n)
 	return err
-}
-
-// fixedBackend answers every request on a keep-alive connection with
-// resp, allocating nothing per request.
-func fixedBackend(tb testing.TB, resp string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { ln.Close() })
-	out := []byte(resp)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					for {
-						line, err := br.ReadSlice('\n')
-						if err != nil {
-							return
-						}
-						if len(line) <= 2 {
-							break
-						}
-					}
-					if _, err := c.Write(out); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
 }

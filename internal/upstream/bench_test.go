@@ -1,53 +1,20 @@
 package upstream
 
 import (
-	"bufio"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/portico-proxy/portico/internal/testbackend"
 )
 
 // rawBackend is a minimal keep-alive HTTP/1.1 server that answers every
 // request with the same body, so the benchmark measures the proxy, not a
 // net/http backend.
 func rawBackend(tb testing.TB, body []byte) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { ln.Close() })
 	head := "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n"
-	resp := append([]byte(head), body...)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					// Read one request head (the benchmark sends no bodies).
-					for {
-						line, err := br.ReadSlice('\n')
-						if err != nil {
-							return
-						}
-						if len(line) <= 2 {
-							break
-						}
-					}
-					if _, err := c.Write(resp); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return "http://" + ln.Addr().String()
+	return "http://" + testbackend.Fixed(tb, append([]byte(head), body...))
 }
 
 // discardWriter is a reusable ResponseWriter that throws the body away.

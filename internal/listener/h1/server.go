@@ -27,11 +27,12 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/portico-proxy/portico/internal/listener/httpreq"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -104,9 +105,7 @@ type Server struct {
 	open       atomic.Int64 // len(conns), read without the lock
 	releases   atomic.Int64 // idle buffer releases (tests)
 
-	panicMu         sync.Mutex
-	lastPanicLog    time.Time
-	suppressedPanic int
+	panics httpreq.PanicLog
 }
 
 // NewServer returns a server that passes every request to h.
@@ -267,25 +266,9 @@ func (s *Server) untrack(c *conn) {
 	s.mu.Unlock()
 }
 
-// logPanic logs a handler panic with its stack: one record per panic, at
-// most one per second (the count of those left out goes with the next).
+// logPanic logs a handler panic (rate-limited, see httpreq.PanicLog).
 func (s *Server) logPanic(remote string, v any) {
-	if s.o.ErrorLog == nil {
-		return
-	}
-	s.panicMu.Lock()
-	now := time.Now()
-	if now.Sub(s.lastPanicLog) < time.Second {
-		s.suppressedPanic++
-		s.panicMu.Unlock()
-		return
-	}
-	s.lastPanicLog = now
-	suppressed := s.suppressedPanic
-	s.suppressedPanic = 0
-	s.panicMu.Unlock()
-	s.o.ErrorLog.Error("h1: panic serving request", "remote", remote, "panic", v,
-		"suppressed", suppressed, "stack", string(debug.Stack()))
+	s.panics.Log(s.o.ErrorLog, "h1: panic serving request", remote, v)
 }
 
 // isTemporary reports whether an accept error is worth retrying.

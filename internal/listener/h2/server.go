@@ -30,10 +30,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/portico-proxy/portico/internal/listener/httpreq"
 )
 
 // Options configures a Server. Zero values take the defaults below; a
@@ -97,9 +98,7 @@ type Server struct {
 	mu         sync.Mutex
 	conns      map[*conn]struct{}
 
-	panicMu         sync.Mutex
-	lastPanicLog    time.Time
-	suppressedPanic int
+	panics httpreq.PanicLog
 }
 
 // NewServer returns a server that passes every request to h.
@@ -174,25 +173,9 @@ func (s *Server) OpenConns() int {
 	return len(s.conns)
 }
 
-// logPanic logs a handler panic with its stack: one record per panic, at
-// most one per second (the count of those left out goes with the next).
+// logPanic logs a handler panic (rate-limited, see httpreq.PanicLog).
 func (s *Server) logPanic(remote string, v any) {
-	if s.o.ErrorLog == nil {
-		return
-	}
-	s.panicMu.Lock()
-	now := time.Now()
-	if now.Sub(s.lastPanicLog) < time.Second {
-		s.suppressedPanic++
-		s.panicMu.Unlock()
-		return
-	}
-	s.lastPanicLog = now
-	suppressed := s.suppressedPanic
-	s.suppressedPanic = 0
-	s.panicMu.Unlock()
-	s.o.ErrorLog.Error("h2: panic serving request", "remote", remote, "panic", v,
-		"suppressed", suppressed, "stack", string(debug.Stack()))
+	s.panics.Log(s.o.ErrorLog, "h2: panic serving request", remote, v)
 }
 
 var errClientGone = errors.New("h2: stream closed by the client or the connection")
