@@ -413,11 +413,16 @@ func (c *conn) finishStream(st *stream) {
 		}
 		c.closeStreamLocked(st, errClientGone)
 	}
-	if len(c.queue) > 0 && !c.closed {
+	for len(c.queue) > 0 && !c.closed {
 		next := c.queue[0]
+		c.queue[0] = nil
 		c.queue = c.queue[1:]
+		if next.closed {
+			continue // reset by the client while it waited: nothing to run
+		}
 		c.running++
 		c.s.workers.run(next)
+		break
 	}
 	c.armIdleLocked()
 	c.w.flushLocked()
