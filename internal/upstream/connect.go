@@ -44,13 +44,22 @@ func (p *Proxy) serveExtendedConnect(w http.ResponseWriter, r *http.Request, pro
 		WriteError(w, p.classify(ctx, b, err, false), false)
 		return
 	}
+	// Each deadline set may overwrite the abort of a client that has just
+	// left: look after setting it.
 	_ = c.nc.SetReadDeadline(time.Now().Add(p.Pool.firstByteTimeout))
 	head := &c.head
-	if err := readResponseHead(c.br, head); err != nil {
+	err = ctx.Err()
+	if err == nil {
+		err = readResponseHead(c.br, head)
+	}
+	if err != nil {
 		WriteError(w, p.classify(ctx, b, err, false), false)
 		return
 	}
 	_ = c.nc.SetReadDeadline(time.Time{})
+	if ctx.Err() != nil {
+		return
+	}
 	if head.status != http.StatusSwitchingProtocols {
 		if _, _, err := p.relay(w, r, c, head); err != nil {
 			WriteError(w, p.classify(ctx, b, err, false), true)

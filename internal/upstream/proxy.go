@@ -258,6 +258,11 @@ func (p *Proxy) roundTrip(w http.ResponseWriter, r *http.Request, c *conn, h *re
 		readBy = h.tryDeadline
 	}
 	_ = c.nc.SetReadDeadline(readBy)
+	// A client that left since the request went out had its abort (a
+	// past deadline) overwritten just now: look before waiting.
+	if err := r.Context().Err(); err != nil {
+		return false, false, err
+	}
 	for {
 		if err := readResponseHead(c.br, head); err != nil {
 			return false, false, err
@@ -289,6 +294,9 @@ func (p *Proxy) roundTrip(w http.ResponseWriter, r *http.Request, c *conn, h *re
 	// the next exchange on this connection sets its own deadline.
 	if head.contentLength < 0 || int64(c.br.Buffered()) < head.contentLength || head.status == http.StatusSwitchingProtocols {
 		_ = c.nc.SetReadDeadline(time.Time{})
+		if err := r.Context().Err(); err != nil {
+			return false, false, err // as above: the clear may have undone an abort
+		}
 	}
 	if head.status == http.StatusSwitchingProtocols {
 		if h.upgrade == "" {
