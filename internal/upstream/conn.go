@@ -25,6 +25,9 @@ type conn struct {
 	// abort interrupts whatever the connection is blocked on; made once
 	// per connection, it is what a cancelled request calls.
 	abort func()
+	// readBy is the first-byte read deadline roundTrip last set, while it
+	// is still in force; zero once anything else changed the deadline.
+	readBy time.Time
 	// head is reused by every exchange on this connection, so its field
 	// slice is allocated once.
 	head responseHead
@@ -141,5 +144,6 @@ func (c *conn) alive() bool {
 	_ = c.nc.SetReadDeadline(time.Now())
 	_, err := c.br.Peek(1)
 	_ = c.nc.SetReadDeadline(time.Time{})
+	c.readBy = time.Time{}
 	return errors.Is(err, os.ErrDeadlineExceeded)
 }

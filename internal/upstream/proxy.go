@@ -257,7 +257,15 @@ func (p *Proxy) roundTrip(w http.ResponseWriter, r *http.Request, c *conn, h *re
 	if !h.tryDeadline.IsZero() && h.tryDeadline.Before(readBy) {
 		readBy = h.tryDeadline
 	}
-	_ = c.nc.SetReadDeadline(readBy)
+	// Setting a deadline costs two clock reads and a timer update: on a
+	// busy connection the one in force is kept when it is earlier than
+	// asked for by at most an eighth of the timeout (and a second). A
+	// per-try deadline is always set exactly.
+	slack := min(p.Pool.firstByteTimeout/8, time.Second)
+	if d := readBy.Sub(c.readBy); !h.tryDeadline.IsZero() || c.readBy.IsZero() || d < 0 || d >= slack {
+		_ = c.nc.SetReadDeadline(readBy)
+		c.readBy = readBy
+	}
 	// A client that left since the request went out had its abort (a
 	// past deadline) overwritten just now: look before waiting.
 	if err := r.Context().Err(); err != nil {
@@ -294,6 +302,7 @@ func (p *Proxy) roundTrip(w http.ResponseWriter, r *http.Request, c *conn, h *re
 	// the next exchange on this connection sets its own deadline.
 	if head.contentLength < 0 || int64(c.br.Buffered()) < head.contentLength || head.status == http.StatusSwitchingProtocols {
 		_ = c.nc.SetReadDeadline(time.Time{})
+		c.readBy = time.Time{}
 		if err := r.Context().Err(); err != nil {
 			return false, false, err // as above: the clear may have undone an abort
 		}
@@ -314,6 +323,7 @@ func (p *Proxy) awaitContinue(c *conn, head *responseHead) (got bool, err error)
 	_ = c.nc.SetReadDeadline(time.Now().Add(time.Second))
 	err = readResponseHead(c.br, head)
 	_ = c.nc.SetReadDeadline(time.Time{})
+	c.readBy = time.Time{}
 	switch {
 	case err != nil && isTimeout(err) && c.br.Buffered() == 0:
 		return false, nil

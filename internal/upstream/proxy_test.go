@@ -179,6 +179,45 @@ func TestProxySlowBackendIs504(t *testing.T) {
 	}
 }
 
+// TestFirstByteTimeoutOnAReusedConnection: the first-byte deadline a
+// busy connection keeps between requests never makes a prompt backend
+// time out, and still stops a slow one.
+func TestFirstByteTimeoutOnAReusedConnection(t *testing.T) {
+	release := make(chan struct{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer backend.Close()
+	defer close(release)
+	const timeout = 200 * time.Millisecond
+	pool, _ := NewPool("p", PoolOptions{Backends: []BackendOptions{{URL: backend.URL}}, FirstByteTimeout: timeout})
+	defer pool.Close()
+	front := newTestProxy(t, &Proxy{Pool: pool})
+	get := func(path string) (int, time.Duration) {
+		start := time.Now()
+		res, err := http.Get(front.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode, time.Since(start)
+	}
+	// Prompt requests spaced past the timeout, and back to back: all 200.
+	for _, pause := range []time.Duration{0, 0, 250 * time.Millisecond, 0, 150 * time.Millisecond, 0} {
+		time.Sleep(pause)
+		if code, _ := get("/"); code != 200 {
+			t.Fatalf("prompt request after %v: status %d, want 200", pause, code)
+		}
+	}
+	if code, took := get("/slow"); code != 504 || took < timeout*3/4 {
+		t.Fatalf("slow request: %d after %v, want 504 after about %v", code, took, timeout)
+	}
+}
+
 func TestProxyRetriesIdempotentOnAnotherBackend(t *testing.T) {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := "http://" + l.Addr().String()
