@@ -60,6 +60,12 @@ type conn struct {
 
 	state  atomic.Int32
 	served int
+
+	// waitBy is the read deadline waitRequest set and that is still in
+	// force; readDeadlineMoved is set wherever else the read deadline
+	// changes (some of those run on other goroutines), which voids it.
+	waitBy            time.Time
+	readDeadlineMoved atomic.Bool
 }
 
 func newConn(s *Server, rwc net.Conn) *conn {
@@ -166,13 +172,15 @@ func (c *conn) waitRequest() bool {
 		if waitReadable(c.raw, c.rwc, deadline) != nil {
 			return false
 		}
+		c.waitBy = deadline // waitReadable set it
 	case c.raw != nil && c.s.open.Load() >= manyConns:
 		c.releaseBuffers()
 		if waitReadable(c.raw, c.rwc, deadline) != nil {
 			return false
 		}
+		c.waitBy = deadline
 	case c.raw != nil && rel > 0 && (deadline.IsZero() || o.IdleTimeout > rel):
-		_ = c.rwc.SetReadDeadline(now.Add(rel))
+		c.setWaitDeadline(now.Add(rel), rel)
 		_, err := c.br.Peek(1)
 		if err == nil {
 			return c.state.CompareAndSwap(stateIdle, stateActive)
@@ -184,15 +192,33 @@ func (c *conn) waitRequest() bool {
 		if waitReadable(c.raw, c.rwc, deadline) != nil {
 			return false
 		}
+		c.waitBy = deadline
 	}
 	if c.br == nil {
 		c.br = getReader(&c.cr)
 	}
-	_ = c.rwc.SetReadDeadline(deadline)
+	c.setWaitDeadline(deadline, o.IdleTimeout)
 	if _, err := c.br.Peek(1); err != nil {
 		return false
 	}
 	return c.state.CompareAndSwap(stateIdle, stateActive)
+}
+
+// setWaitDeadline sets the read deadline for the wait for the next
+// request. Setting one costs two clock reads and a timer update, so a busy
+// connection keeps the deadline it has when that is earlier than t by less
+// than an eighth of timeout (and a second).
+func (c *conn) setWaitDeadline(t time.Time, timeout time.Duration) {
+	if c.readDeadlineMoved.Swap(false) {
+		c.waitBy = time.Time{}
+	}
+	if !t.IsZero() && !c.waitBy.IsZero() {
+		if d := t.Sub(c.waitBy); d >= 0 && d < min(timeout/8, time.Second) {
+			return
+		}
+	}
+	_ = c.rwc.SetReadDeadline(t)
+	c.waitBy = t
 }
 
 func (c *conn) releaseBuffers() {
@@ -267,6 +293,7 @@ func (c *conn) readHead() (int, int, string) {
 			br = c.growReader()
 		}
 		if !deadlineSet && o.ReadHeaderTimeout > 0 {
+			c.readDeadlineMoved.Store(true)
 			_ = c.rwc.SetReadDeadline(time.Now().Add(o.ReadHeaderTimeout))
 			deadlineSet = true
 		}

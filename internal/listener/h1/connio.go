@@ -113,6 +113,7 @@ func (r *connReader) Read(p []byte) (int, error) {
 	if idle := c.s.o.ReadIdleTimeout; r.body && idle > 0 && !r.external.Load() {
 		now := time.Now()
 		if mono := int64(now.Sub(monoEpoch)); mono-r.lastPush >= c.s.readPush {
+			c.readDeadlineMoved.Store(true)
 			_ = c.rwc.SetReadDeadline(now.Add(idle))
 			r.lastPush = mono
 		}
@@ -265,6 +266,7 @@ func (c *conn) bgFire() {
 	}
 	g.reading = true
 	ctx := g.ctx
+	c.readDeadlineMoved.Store(true)
 	_ = c.rwc.SetReadDeadline(time.Time{}) // under mu: an abort comes after
 	g.mu.Unlock()
 
@@ -306,6 +308,7 @@ func (c *conn) bgStop() bool {
 	}
 	if g.reading {
 		g.aborted = true
+		c.readDeadlineMoved.Store(true)
 		_ = c.rwc.SetReadDeadline(aLongTimeAgo)
 		for g.reading {
 			g.cond.Wait()

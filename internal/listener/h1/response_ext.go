@@ -221,6 +221,7 @@ func (w *response) SetReadDeadline(t time.Time) error {
 		return http.ErrHijacked
 	}
 	w.c.cr.external.Store(!t.IsZero())
+	w.c.readDeadlineMoved.Store(true)
 	return w.c.rwc.SetReadDeadline(t)
 }
 

@@ -47,6 +47,34 @@ func TestIdleTimeoutClosesKeepAlive(t *testing.T) {
 	}
 }
 
+// TestBusyConnectionKeepsItsIdleTimeout: a connection that served many
+// requests back to back (and so keeps the wait deadline it has instead of
+// setting a new one each time) still waits about the whole idle timeout
+// for the next request, and is closed once idle.
+func TestBusyConnectionKeepsItsIdleTimeout(t *testing.T) {
+	const idle = 400 * time.Millisecond
+	addr, _ := startH1(t, http.HandlerFunc(writeString("ok")), Options{IdleTimeout: idle})
+	req := "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+	_, c, br := roundTrip(t, addr, req, "GET")
+	// Busy for most of an idle timeout: a deadline kept all that time
+	// would run out during the pause below.
+	for start, n := time.Now(), 0; time.Since(start) < idle*3/4 && n < 5000; n++ {
+		io.WriteString(c, req)
+		if _, err := readResults(br, "GET"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Within the idle timeout, less the slack a kept deadline may have.
+	time.Sleep(idle * 3 / 4)
+	io.WriteString(c, req)
+	if rs, err := readResults(br, "GET"); err != nil || rs[0].status != 200 {
+		t.Fatalf("request after %v idle: %v %v", idle*3/4, rs, err)
+	}
+	if err := closedAfter(c, br); err != nil {
+		t.Error(err)
+	}
+}
+
 // TestSlowSteadyUploadCompletes: an upload taking longer than
 // ReadIdleTimeout in total, with gaps shorter than it, is read in full.
 func TestSlowSteadyUploadCompletes(t *testing.T) {
