@@ -36,6 +36,7 @@ type response struct {
 	handlerDone bool
 	bodyless    bool  // HEAD, 204 or 304: body bytes are counted, not sent
 	clen        int64 // the handler's Content-Length, or -1
+	autoLength  bool  // send written as the Content-Length the handler did not give
 	written     int64
 	buf         *[]byte
 }
@@ -125,7 +126,7 @@ func (w *response) Write(p []byte) (int, error) {
 		*w.buf = append(b, p...)
 		return len(p), nil
 	}
-	if err := w.send(p, false); err != nil {
+	if err := w.send(p, false, false); err != nil {
 		return 0, err
 	}
 	return len(p), nil
@@ -148,7 +149,7 @@ func (w *response) FlushError() error {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	return w.send(nil, false)
+	return w.send(nil, false, false)
 }
 
 // EnableFullDuplex is a no-op: HTTP/2 reads and writes are independent.
@@ -159,19 +160,18 @@ func (w *response) finish() {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
+	trailers := w.hasTrailers()
 	isHEAD := w.st.req.Method == http.MethodHead
-	if !w.sentHeader && w.clen < 0 && !w.hasTrailers() && (!w.bodyless || isHEAD && w.written > 0) {
-		// The whole body is known: say how long it is, as net/http does
-		// (for HEAD, what a GET would have said).
-		w.Header()["Content-Length"] = []string{strconv.FormatInt(w.written, 10)}
-	}
+	// The whole body is known: its length goes with the headers, as
+	// net/http does (for HEAD, what a GET would have said).
+	w.autoLength = !w.sentHeader && w.clen < 0 && !trailers && (!w.bodyless || isHEAD && w.written > 0)
 	if w.clen >= 0 && w.written < w.clen && !w.bodyless {
 		// A short body must not look complete: what there is goes out,
 		// then the stream is reset instead of ended.
-		_ = w.send(nil, false)
+		_ = w.send(nil, false, false)
 		w.reset(http2.ErrCodeInternal)
 	} else {
-		_ = w.send(nil, true)
+		_ = w.send(nil, true, trailers)
 	}
 	w.handlerDone = true
 	w.release()
@@ -191,7 +191,7 @@ func (w *response) afterPanic(v any) {
 			*w.buf = (*w.buf)[:0]
 		}
 		w.WriteHeader(http.StatusInternalServerError)
-		_ = w.send(nil, true)
+		_ = w.send(nil, true, false)
 	}
 	w.handlerDone = true
 	w.release()
@@ -230,8 +230,8 @@ func (w *response) hasTrailers() bool {
 }
 
 // send frames what is pending: the HEADERS if not out yet, the buffered
-// body, then p; with end, the stream ends (with the trailers if any).
-func (w *response) send(p []byte, end bool) error {
+// body, then p; with end, the stream ends, in trailers when it has them.
+func (w *response) send(p []byte, end, trailers bool) error {
 	st := w.st
 	c := st.c
 	c.mu.Lock()
@@ -246,13 +246,16 @@ func (w *response) send(p []byte, end bool) error {
 	if w.buf != nil {
 		pending = *w.buf
 	}
-	trailers := end && w.hasTrailers()
 	if !w.sentHeader {
 		w.sentHeader = true
 		c.w.field(":status", statusText(w.status))
 		w.encodeFields(false)
-		c.w.headers(st.id, end && !trailers && (len(pending) == 0 && len(p) == 0 || w.bodyless))
-		if end && !trailers && (len(pending) == 0 && len(p) == 0 || w.bodyless) {
+		if w.autoLength {
+			c.w.field("content-length", strconv.FormatInt(w.written, 10))
+		}
+		headersEnd := end && !trailers && (w.bodyless || len(pending)+len(p) == 0)
+		c.w.headers(st.id, headersEnd)
+		if headersEnd {
 			w.sentEnd = true
 			c.w.flushSoonLocked()
 			return nil
