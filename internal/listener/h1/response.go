@@ -6,9 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"time"
 	"unsafe"
+
+	"github.com/portico-proxy/portico/internal/listener/httpreq"
 )
 
 // framing says how a response body is delimited.
@@ -165,7 +165,7 @@ func (w *response) writeHeadFields() {
 		w.clen = -1 // a handler's chunked wins over its Content-Length, as net/http
 	}
 	if _, ok := w.header["Date"]; !ok {
-		writeDate(bw)
+		bw.Write(httpreq.Now().Line)
 	}
 }
 
@@ -502,27 +502,6 @@ func writeStatusLine(bw *bufio.Writer, is11 bool, code int) {
 	bw.WriteString(" status code ")
 	writeInt(bw, int64(code), 10)
 	bw.WriteString("\r\n")
-}
-
-// dateLine caches "Date: <IMF-fixdate>\r\n" for the current second.
-type dateLine struct {
-	sec  int64
-	line []byte
-}
-
-var dateCache atomic.Pointer[dateLine]
-
-func writeDate(bw *bufio.Writer) {
-	now := time.Now()
-	d := dateCache.Load()
-	if d == nil || d.sec != now.Unix() {
-		line := make([]byte, 0, 40)
-		line = append(line, "Date: "...)
-		line = now.UTC().AppendFormat(line, http.TimeFormat)
-		d = &dateLine{sec: now.Unix(), line: append(line, '\r', '\n')}
-		dateCache.Store(d)
-	}
-	bw.Write(d.line)
 }
 
 func bodyAllowed(status int) bool {

@@ -6,12 +6,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unsafe"
 
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
+
+	"github.com/portico-proxy/portico/internal/listener/httpreq"
 )
 
 var (
@@ -370,7 +371,7 @@ func (w *response) encodeFields(trailers bool) {
 		}
 	}
 	if _, ok := w.header["Date"]; !ok && w.status >= 200 {
-		c.w.field("date", dateValue())
+		c.w.field("date", httpreq.Now().Text)
 	}
 }
 
@@ -446,22 +447,4 @@ func statusText(code int) string {
 		return statusTexts[code]
 	}
 	return strconv.Itoa(code)
-}
-
-type dateEntry struct {
-	sec  int64
-	text string
-}
-
-var dateCache atomic.Pointer[dateEntry]
-
-// dateValue is the Date field for now, formatted once a second.
-func dateValue() string {
-	now := time.Now()
-	d := dateCache.Load()
-	if d == nil || d.sec != now.Unix() {
-		d = &dateEntry{sec: now.Unix(), text: now.UTC().Format(http.TimeFormat)}
-		dateCache.Store(d)
-	}
-	return d.text
 }

@@ -168,3 +168,26 @@ func canonicalSlow(k string) string {
 	}
 	return http.CanonicalHeaderKey(k)
 }
+
+// Date is a response's Date field value for now, formatted once a second
+// and shared by every response in that second: Text for HTTP/2's header
+// block, Line ("Date: Text\r\n") for HTTP/1.1's head.
+type Date struct {
+	sec  int64
+	Text string
+	Line []byte // read-only
+}
+
+var dateCache atomic.Pointer[Date]
+
+// Now returns the Date for the current second.
+func Now() *Date {
+	now := time.Now()
+	d := dateCache.Load()
+	if d == nil || d.sec != now.Unix() {
+		text := now.UTC().Format(http.TimeFormat)
+		d = &Date{sec: now.Unix(), Text: text, Line: []byte("Date: " + text + "\r\n")}
+		dateCache.Store(d)
+	}
+	return d
+}

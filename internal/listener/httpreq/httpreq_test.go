@@ -64,3 +64,19 @@ func TestRequestContext(t *testing.T) {
 	defer cancelLate()
 	<-late.Done() // derived after cancellation: done at once
 }
+
+// TestDate: one formatted Date a second, in both engines' shapes, and no
+// allocation on the hot path.
+func TestDate(t *testing.T) {
+	d := Now()
+	got, err := http.ParseTime(d.Text)
+	if err != nil || time.Since(got) > 2*time.Second {
+		t.Fatalf("Text %q: %v, %v", d.Text, got, err)
+	}
+	if string(d.Line) != "Date: "+d.Text+"\r\n" {
+		t.Errorf("Line %q does not match Text %q", d.Line, d.Text)
+	}
+	if n := testing.AllocsPerRun(1000, func() { Now() }); n > 0.01 {
+		t.Errorf("%v allocations per call, want 0 within a second", n)
+	}
+}
