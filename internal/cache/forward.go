@@ -56,27 +56,45 @@ func selects(e *Entry, key string, r *http.Request) bool {
 // fetchOne sends r upstream once, streams the answer to w and stores it
 // when RFC 9111 section 3 allows. It returns the stored entry, or nil.
 func (rt *Route) fetchOne(w http.ResponseWriter, r *http.Request, url, key string, reqCC directives, pair statusPair) *Entry {
-	var cc directives
-	store := false
+	sc := storeCheck{r: r, reqCC: &reqCC, ttl: rt.defaultTTL, pair: pair}
 	reqT := rt.c.now()
-	f := newFetch(w, r, rt.maxObject, func(code int, h http.Header) (fetchMode, []string) {
-		cc = parseCacheControl(h)
-		if r.Method == http.MethodGet {
-			store, _ = storable(r.Header, &reqCC, code, h, &cc, rt.defaultTTL)
-		}
-		if store {
-			return modeStore, pair.stored
-		}
-		return modePass, pair.pass
-	})
-	rt.next.ServeHTTP(f, upstreamRequest(r, nil))
+	f := newFetch(w, r, rt.maxObject, sc.decide)
+	rt.forward(f, r, nil)
+	if !sc.store || !f.complete() {
+		return nil
+	}
+	return rt.store(r, url, key, f, &sc.cc, reqT, rt.c.now())
+}
+
+// storeCheck decides, when a fetched response's head arrives, whether it
+// is stored (RFC 9111 section 3) and with which Cache-Status.
+type storeCheck struct {
+	r     *http.Request
+	reqCC *directives
+	ttl   time.Duration
+	pair  statusPair
+	cc    directives // the response's, once decided
+	store bool
+}
+
+func (sc *storeCheck) decide(code int, h http.Header) (fetchMode, []string) {
+	sc.cc = parseCacheControl(h)
+	if sc.r.Method == http.MethodGet {
+		sc.store, _ = storable(sc.r.Header, sc.reqCC, code, h, &sc.cc, sc.ttl)
+	}
+	if sc.store {
+		return modeStore, sc.pair.stored
+	}
+	return modePass, sc.pair.pass
+}
+
+// forward sends r (conditional on e when e is not nil) upstream through f,
+// which then holds the response; an upstream that wrote nothing is a 200.
+func (rt *Route) forward(f *fetch, r *http.Request, e *Entry) {
+	rt.next.ServeHTTP(f, upstreamRequest(r, e))
 	if f.mode == modeUndecided {
 		f.WriteHeader(http.StatusOK)
 	}
-	if !store || !f.complete() {
-		return nil
-	}
-	return rt.store(r, url, key, f, &cc, reqT, rt.c.now())
 }
 
 // validate asks upstream whether e is still good (RFC 9111 section 4.3),
@@ -84,8 +102,8 @@ func (rt *Route) fetchOne(w http.ResponseWriter, r *http.Request, url, key strin
 // within stale-if-error answers with e as it is; anything else is a new
 // response, handled as a miss. w is nil for a background refresh.
 func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key string, e *Entry, reqCC directives, pair statusPair) (fresh *Entry) {
-	var cc directives
-	store, refreshed, staleErr, staleWhy := false, false, 0, ""
+	sc := storeCheck{r: r, reqCC: &reqCC, ttl: rt.defaultTTL, pair: pair}
+	refreshed, staleErr, staleWhy := false, 0, ""
 	p := e.prep()
 	hasValidators := p.etag != "" || p.hasLM
 	reqT := rt.c.now()
@@ -105,19 +123,9 @@ func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key strin
 			staleErr, staleWhy = code, "origin-unreachable"
 			return modeSwallow, nil
 		}
-		cc = parseCacheControl(h)
-		if r.Method == http.MethodGet {
-			store, _ = storable(r.Header, &reqCC, code, h, &cc, rt.defaultTTL)
-		}
-		if store {
-			return modeStore, pair.stored
-		}
-		return modePass, pair.pass
+		return sc.decide(code, h)
 	})
-	rt.next.ServeHTTP(f, upstreamRequest(r, e))
-	if f.mode == modeUndecided {
-		f.WriteHeader(http.StatusOK)
-	}
+	rt.forward(f, r, e)
 	switch {
 	case refreshed:
 		rt.c.counters.revalidated.Add(1)
@@ -135,8 +143,8 @@ func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key strin
 		if w != nil {
 			serveEntry(w, r, e, rt.c.now(), statusStaleError(staleErr, staleWhy))
 		}
-	case store && f.complete():
-		return rt.store(r, url, key, f, &cc, reqT, rt.c.now())
+	case sc.store && f.complete():
+		return rt.store(r, url, key, f, &sc.cc, reqT, rt.c.now())
 	}
 	return nil
 }
