@@ -231,6 +231,11 @@ func (s *CertStore) Check() error {
 // watch polls the files every interval until stop is closed. Polling needs
 // no extra dependency and catches editors, cp and atomic renames alike.
 func (s *CertStore) watch(interval time.Duration, stop <-chan struct{}) {
+	every(interval, stop, func() { _ = s.Check() }) // failures are logged by Reload
+}
+
+// every runs f every interval until stop is closed.
+func every(interval time.Duration, stop <-chan struct{}, f func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -238,7 +243,7 @@ func (s *CertStore) watch(interval time.Duration, stop <-chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
-			_ = s.Check() // failures are logged by Reload
+			f()
 		}
 	}
 }

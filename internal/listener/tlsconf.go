@@ -137,14 +137,5 @@ func (k *ticketKeys) rotate() {
 
 // run rotates every interval until stop is closed.
 func (k *ticketKeys) run(interval time.Duration, stop <-chan struct{}) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			k.rotate()
-		}
-	}
+	every(interval, stop, k.rotate)
 }
