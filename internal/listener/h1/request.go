@@ -102,18 +102,8 @@ func announcedTrailers(ph *parsedHead) http.Header {
 	}
 	var t http.Header
 	for _, f := range ph.fields {
-		if f.key != "Trailer" {
-			continue
-		}
-		for v := f.val; v != ""; {
-			var k string
-			k, v, _ = strings.Cut(v, ",")
-			if k = trimOWS(k); k != "" {
-				if t == nil {
-					t = make(http.Header)
-				}
-				t[http.CanonicalHeaderKey(k)] = nil
-			}
+		if f.key == "Trailer" {
+			t = httpreq.AddTrailerNames(t, f.val)
 		}
 	}
 	return t

@@ -205,13 +205,8 @@ func (st *stream) buildRequest(f *http2.MetaHeadersFrame) (http.Handler, error) 
 		r.Host = h.Get("Host")
 	}
 	if ts := h["Trailer"]; len(ts) > 0 {
-		r.Trailer = make(http.Header)
 		for _, v := range ts {
-			for _, k := range strings.Split(v, ",") {
-				if k = textproto(k); k != "" {
-					r.Trailer[k] = nil
-				}
-			}
+			r.Trailer = httpreq.AddTrailerNames(r.Trailer, v)
 		}
 		delete(h, "Trailer")
 	}
@@ -238,15 +233,6 @@ func (st *stream) buildRequest(f *http2.MetaHeadersFrame) (http.Handler, error) 
 		return statusHandler(http.StatusNotImplemented), nil
 	}
 	return c.s.h, nil
-}
-
-// textproto canonicalises a trimmed field name from a Trailer list.
-func textproto(k string) string {
-	k = strings.TrimSpace(k)
-	if k == "" || !httpguts.ValidHeaderFieldName(k) {
-		return ""
-	}
-	return http.CanonicalHeaderKey(k)
 }
 
 // parsePath fills u from :path: origin form, or "*" for OPTIONS.

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/portico-proxy/portico/internal/httpsyntax"
 )
 
 // Context is a request's context: cancelled when the handler returns or
@@ -190,4 +192,22 @@ func Now() *Date {
 		dateCache.Store(d)
 	}
 	return d
+}
+
+// AddTrailerNames adds the field names a request's Trailer field lists
+// (one field value, comma-separated) to t, canonical and with nil values
+// as net/http has them, and returns t (made when nil). Names that are not
+// tokens are left out.
+func AddTrailerNames(t http.Header, list string) http.Header {
+	for list != "" {
+		var k string
+		k, list, _ = strings.Cut(list, ",")
+		if k = httpsyntax.TrimOWS(k); k != "" && httpsyntax.ValidToken(k) {
+			if t == nil {
+				t = make(http.Header)
+			}
+			t[http.CanonicalHeaderKey(k)] = nil
+		}
+	}
+	return t
 }

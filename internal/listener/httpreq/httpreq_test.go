@@ -80,3 +80,31 @@ func TestDate(t *testing.T) {
 		t.Errorf("%v allocations per call, want 0 within a second", n)
 	}
 }
+
+func TestAddTrailerNames(t *testing.T) {
+	cases := []struct {
+		lists []string
+		want  []string
+	}{
+		{nil, nil},
+		{[]string{""}, nil},
+		{[]string{"grpc-status"}, []string{"Grpc-Status"}},
+		{[]string{" x-sum ,, Checksum", "expires"}, []string{"X-Sum", "Checksum", "Expires"}},
+		{[]string{"bad name, ok"}, []string{"Ok"}},
+	}
+	for _, tc := range cases {
+		var h http.Header
+		for _, l := range tc.lists {
+			h = AddTrailerNames(h, l)
+		}
+		if len(h) != len(tc.want) {
+			t.Errorf("%q: got %v, want %v", tc.lists, h, tc.want)
+			continue
+		}
+		for _, k := range tc.want {
+			if v, ok := h[k]; !ok || v != nil {
+				t.Errorf("%q: %s missing or not nil in %v", tc.lists, k, h)
+			}
+		}
+	}
+}
