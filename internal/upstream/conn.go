@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -31,6 +32,29 @@ type conn struct {
 	// head is reused by every exchange on this connection, so its field
 	// slice is allocated once.
 	head responseHead
+
+	// out counts the writes that reached the socket; see sendAndAwait.
+	out countingWriter
+	// raw is the TCP socket's, for sendAndAwait; nil when there is none.
+	raw syscall.RawConn
+	// sendStep is the raw read callback of sendAndAwait, made once per
+	// connection; sendErr is what its flush returned.
+	sendStep func(fd uintptr) bool
+	sent     bool
+	sendErr  error
+}
+
+// countingWriter is what a connection's bufio.Writer writes to: it
+// counts the writes, so that roundTrip knows whether a request head left
+// in more than one piece.
+type countingWriter struct {
+	nc     net.Conn
+	writes uint32
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.writes++
+	return w.nc.Write(p)
 }
 
 const (
@@ -87,14 +111,55 @@ func (p *connPool) get(ctx context.Context) (*conn, error) {
 	c := &conn{
 		nc:   nc,
 		br:   bufio.NewReaderSize(nc, readBufSize),
-		bw:   bufio.NewWriterSize(nc, writeBufSize),
 		pool: p,
 	}
-	if tcp, ok := nc.(*net.TCPConn); ok {
-		c.tcp = tcp
+	c.out.nc = nc
+	c.bw = bufio.NewWriterSize(&c.out, writeBufSize)
+	under := nc
+	if tc, ok := nc.(*tls.Conn); ok {
+		under = tc.NetConn()
+	}
+	if tcp, ok := under.(*net.TCPConn); ok {
+		if nc == under {
+			c.tcp = tcp
+		}
+		if raw, err := tcp.SyscallConn(); err == nil {
+			c.raw = raw
+			c.sendStep = c.sendThenWait
+		}
 	}
 	c.abort = func() { _ = nc.SetDeadline(aLongTimeAgo) }
 	return c, nil
+}
+
+// sendAndAwait flushes the request and waits until the response starts
+// to arrive, in one wait of Go's poller instead of a flush, a read that
+// finds nothing yet, and then the wait: the read that follows finds the
+// response. The poller forgets the socket's readiness when a wait begins
+// (it cannot know the bytes it signalled were not read since), so the
+// flush happens inside the wait, after that point: the response, which
+// can only come after the request, is never missed. For the same reason
+// the caller must not use this when any part of the request already left:
+// a backend may answer early, before the wait began.
+//
+// A read deadline in force (the first-byte deadline, or the past one of an
+// abort) ends the wait with a timeout, as it would end a read.
+func (c *conn) sendAndAwait() error {
+	c.sent, c.sendErr = false, nil
+	err := c.raw.Read(c.sendStep)
+	if c.sendErr != nil {
+		return c.sendErr
+	}
+	return err
+}
+
+func (c *conn) sendThenWait(uintptr) bool {
+	if c.sent {
+		return true // readable; a spurious wake-up makes the next read wait as usual
+	}
+	c.sent = true
+	c.sendErr = c.bw.Flush()
+	return c.sendErr != nil
 }
 
 func (p *connPool) popIdle() *conn {

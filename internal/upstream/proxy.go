@@ -229,6 +229,7 @@ func (p *Proxy) roundTrip(w http.ResponseWriter, r *http.Request, c *conn, h *re
 	if !h.tryDeadline.IsZero() {
 		_ = c.nc.SetWriteDeadline(h.tryDeadline)
 	}
+	writesBefore := c.out.writes
 	writeRequestHead(c.bw, r, h)
 	sendBody := h.framing == bodyLength || h.framing == bodyChunked
 	head := &c.head
@@ -250,8 +251,13 @@ func (p *Proxy) roundTrip(w http.ResponseWriter, r *http.Request, c *conn, h *re
 			return false, false, err
 		}
 	}
-	if err := c.bw.Flush(); err != nil {
-		return false, false, err
+	// A request that is all in the buffer is flushed inside the wait for
+	// its response (see sendAndAwait), once the read deadline is set.
+	fused := c.raw != nil && c.out.writes == writesBefore
+	if !fused {
+		if err := c.bw.Flush(); err != nil {
+			return false, false, err
+		}
 	}
 	readBy := time.Now().Add(p.Pool.firstByteTimeout)
 	if !h.tryDeadline.IsZero() && h.tryDeadline.Before(readBy) {
@@ -270,6 +276,11 @@ func (p *Proxy) roundTrip(w http.ResponseWriter, r *http.Request, c *conn, h *re
 	// past deadline) overwritten just now: look before waiting.
 	if err := r.Context().Err(); err != nil {
 		return false, false, err
+	}
+	if fused {
+		if err := c.sendAndAwait(); err != nil {
+			return false, false, err
+		}
 	}
 	for {
 		if err := readResponseHead(c.br, head); err != nil {
