@@ -85,9 +85,9 @@ func newConnPool(addr string, d *net.Dialer, maxIdle int, idleTimeout time.Durat
 	return &connPool{addr: addr, dialer: d, maxIdle: maxIdle, idleTimeout: idleTimeout}
 }
 
-// get returns an idle connection that still looks alive, or dials one.
-func (p *connPool) get(ctx context.Context) (*conn, error) {
-	now := time.Now()
+// get returns an idle connection that still looks alive at now, or
+// dials one.
+func (p *connPool) get(ctx context.Context, now time.Time) (*conn, error) {
 	for {
 		c := p.popIdle()
 		if c == nil {
@@ -175,9 +175,9 @@ func (p *connPool) popIdle() *conn {
 	return c
 }
 
-// put returns a connection whose last exchange ended cleanly.
-func (p *connPool) put(c *conn) {
-	c.idleAt = time.Now()
+// put returns a connection whose last exchange ended cleanly at now.
+func (p *connPool) put(c *conn, now time.Time) {
+	c.idleAt = now
 	p.mu.Lock()
 	if p.closed || len(p.idle) >= p.maxIdle {
 		p.mu.Unlock()

@@ -19,7 +19,7 @@ func (p *Proxy) serveExtendedConnect(w http.ResponseWriter, r *http.Request, pro
 		return
 	}
 	ctx := r.Context()
-	c, err := b.conns.get(ctx)
+	c, err := b.conns.get(ctx, time.Now())
 	if err != nil {
 		WriteError(w, p.fail(ctx, b, KindDial, false, err), false)
 		return

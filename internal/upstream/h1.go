@@ -57,7 +57,8 @@ type requestHead struct {
 	retryStatus bool      // hand a retryable status back instead of relaying it
 	tryDeadline time.Time // zero: no per-try timeout
 	status      int       // the status the backend answered, 0 before a head
-	sent        int64     // unix nanoseconds when the attempt started, for the latency
+	start       time.Time // when the attempt started, by the real clock
+	sent        int64     // the same in the pool's clock (unix nanoseconds), for the latency
 	backend     *Backend  // of this attempt
 }
 

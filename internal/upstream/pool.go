@@ -76,6 +76,8 @@ type Pool struct {
 	set     atomic.Pointer[Set]
 	entries []entry // the backends as written, for resolving and the admin API
 	now     func() time.Time
+	// realClock is true when now is time.Now; see at.
+	realClock bool
 
 	retries     int
 	retryOn     retryRules
@@ -180,7 +182,7 @@ func (p *Pool) applyOptions(o *PoolOptions) error {
 	setZero(&o.MaxPending, config.DefaultMaxPending)
 	setZero(&o.StickyCookie, config.DefaultStickyCookie)
 	if p.now == nil {
-		p.now = time.Now
+		p.now, p.realClock = time.Now, true
 	}
 	p.cookieName = o.StickyCookie
 	p.firstByteTimeout = o.FirstByteTimeout
@@ -322,4 +324,13 @@ func (p *Pool) Close() {
 	if p.h2 != nil {
 		p.h2.CloseIdleConnections()
 	}
+}
+
+// at is the pool's time for a moment t read from the real clock: t itself,
+// unless the pool was given a clock of its own (tests).
+func (p *Pool) at(t time.Time) time.Time {
+	if p.realClock {
+		return t
+	}
+	return p.now()
 }

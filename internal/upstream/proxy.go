@@ -129,23 +129,24 @@ func cutSegmentPrefix(path, prefix string) (string, bool) {
 
 // exchange does one attempt against backend b. started reports whether
 // the response head was already written downstream, after which a failure
-// can only abort the stream.
-func (p *Proxy) exchange(w http.ResponseWriter, r *http.Request, b *Backend, h *requestHead, replayable bool) (started bool, err error) {
+// can only abort the stream; end is when the attempt ended.
+func (p *Proxy) exchange(w http.ResponseWriter, r *http.Request, b *Backend, h *requestHead, replayable bool) (started bool, end time.Time, err error) {
 	ctx := r.Context()
-	c, err := b.conns.get(ctx)
+	c, err := b.conns.get(ctx, h.start)
 	if err != nil {
-		return false, p.fail(ctx, b, KindDial, true, err)
+		return false, time.Now(), p.fail(ctx, b, KindDial, true, err)
 	}
 	// A client that goes away interrupts whatever the backend side is
 	// blocked on; no goroutine waits for that.
 	stop := onCancel(ctx, c.abort)
 	reusable := false
 	defer func() {
+		end = time.Now()
 		if !stop() || !reusable {
 			c.nc.Close()
 			return
 		}
-		c.pool.put(c)
+		c.pool.put(c, end)
 	}()
 	for {
 		started, reusable, err = p.roundTrip(w, r, c, h)
@@ -156,17 +157,17 @@ func (p *Proxy) exchange(w http.ResponseWriter, r *http.Request, b *Backend, h *
 		// nothing was processed, so try once more on a fresh one.
 		c.nc.Close()
 		// A failed redial must not leave c nil for the deferred release.
-		fresh, derr := b.conns.get(ctx)
+		fresh, derr := b.conns.get(ctx, time.Now())
 		if derr != nil {
-			return false, p.fail(ctx, b, KindDial, true, derr)
+			return false, end, p.fail(ctx, b, KindDial, true, derr)
 		}
 		c = fresh
 		c.reused = false
 	}
 	if err != nil {
-		return started, p.classify(ctx, b, err, replayable)
+		return started, end, p.classify(ctx, b, err, replayable)
 	}
-	return started, nil
+	return started, end, nil
 }
 
 // afterFuncer is implemented by the request contexts of Portico's own
@@ -259,7 +260,13 @@ func (p *Proxy) roundTrip(w http.ResponseWriter, r *http.Request, c *conn, h *re
 			return false, false, err
 		}
 	}
-	readBy := time.Now().Add(p.Pool.firstByteTimeout)
+	// The attempt's start stands for now unless a dial or a request body
+	// took time since.
+	now := h.start
+	if !c.reused || sendBody || now.IsZero() {
+		now = time.Now()
+	}
+	readBy := now.Add(p.Pool.firstByteTimeout)
 	if !h.tryDeadline.IsZero() && h.tryDeadline.Before(readBy) {
 		readBy = h.tryDeadline
 	}

@@ -35,7 +35,11 @@ func (p *Proxy) serveH1(w http.ResponseWriter, r *http.Request) {
 		defer putReplayBuf(buf)
 		h.body, replayable = *buf, true
 	}
-	in := Input{Now: pool.now().UnixNano()}
+	// One clock read serves the pick, the latency, the age of pooled
+	// connections and the first-byte deadline of the first attempt; each
+	// attempt's end is the next one's start.
+	start := time.Now()
+	in := Input{Now: pool.at(start).UnixNano()}
 	pool.keyFor(r, &in)
 	sticky := pool.balance == PolicySticky
 	retries := 0
@@ -59,13 +63,14 @@ func (p *Proxy) serveH1(w http.ResponseWriter, r *http.Request) {
 		// A status is only taken back when a retry can follow; otherwise
 		// the backend's own answer is relayed.
 		h.retryStatus = replayable && retries < pool.retries && pool.retryOn.anyStatus() && pool.budget.available()
-		h.sent = time.Now().UnixNano()
+		h.start, h.sent = start, pool.at(start).UnixNano()
 		if pool.tryTimeout > 0 {
-			h.tryDeadline = time.Now().Add(pool.tryTimeout)
+			h.tryDeadline = start.Add(pool.tryTimeout)
 		}
-		started, err := p.exchange(w, r, b, &h, replayable)
+		started, end, err := p.exchange(w, r, b, &h, replayable)
 		b.inflight.Add(-1)
-		now := pool.now().UnixNano()
+		start = end
+		now := pool.at(end).UnixNano()
 		if err == nil {
 			pool.observe(b, h.status < 500, now)
 			return
