@@ -278,6 +278,12 @@ func (c *conn) processHeaders(f *http2.MetaHeadersFrame) error {
 	}
 	c.mu.Lock()
 	st := c.streams[id]
+	if st != nil && st.remoteDone && st.w.sentEnd {
+		// Both sides ended the stream: it is closed (RFC 9113 5.1), even
+		// while its handler has yet to return and take it out of streams.
+		c.mu.Unlock()
+		return http2.ConnectionError(http2.ErrCodeStreamClosed)
+	}
 	if st != nil {
 		err := st.takeTrailers(f)
 		c.mu.Unlock()
