@@ -50,6 +50,11 @@ type conn struct {
 	w writer
 
 	idleTimer *time.Timer
+
+	// The streams we reset last (guarded by mu). Frames the client had in
+	// flight on them are ignored, not taken for protocol errors.
+	resets    [32]uint32
+	resetNext int
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -290,7 +295,11 @@ func (c *conn) processHeaders(f *http2.MetaHeadersFrame) error {
 		return err
 	}
 	if id <= c.maxID {
+		ignore := c.lateOnResetLocked(id, f.StreamEnded()) // decoded all the same: HPACK state is kept
 		c.mu.Unlock()
+		if ignore {
+			return nil
+		}
 		return http2.ConnectionError(http2.ErrCodeProtocol)
 	}
 	c.maxID = id
@@ -348,6 +357,9 @@ func (c *conn) processData(f *http2.DataFrame) error {
 		if st == nil && id > c.maxID {
 			return http2.ConnectionError(http2.ErrCodeProtocol) // idle stream
 		}
+		if st == nil && c.lateOnResetLocked(id, f.StreamEnded()) {
+			return nil // in flight when we reset it
+		}
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeStreamClosed}
 	}
 	if length > st.recvWindow {
@@ -378,6 +390,32 @@ func (c *conn) giveBackLocked(n int32) {
 	}
 }
 
+// rstStreamLocked queues RST_STREAM for stream id and remembers that we
+// reset it: RFC 9113 5.1 has an endpoint ignore the frames that reach a
+// stream after it sent RST_STREAM (the peer may have sent them before it
+// saw the reset). A bounded memory of the last resets is enough for
+// frames one round trip late.
+func (c *conn) rstStreamLocked(id uint32, code http2.ErrCode) {
+	c.w.rstStream(id, code)
+	c.resets[c.resetNext] = id
+	c.resetNext = (c.resetNext + 1) % len(c.resets)
+}
+
+// lateOnResetLocked reports whether a frame on closed stream id is one to
+// ignore: we reset the stream lately and the client has not ended it
+// since. The frame that ends it is the last one ignored.
+func (c *conn) lateOnResetLocked(id uint32, ends bool) bool {
+	for i, r := range c.resets {
+		if r == id && id != 0 {
+			if ends {
+				c.resets[i] = 0
+			}
+			return true
+		}
+	}
+	return false
+}
+
 // resetStream sends RST_STREAM and forgets the stream.
 func (c *conn) resetStream(id uint32, code http2.ErrCode) {
 	c.mu.Lock()
@@ -385,7 +423,7 @@ func (c *conn) resetStream(id uint32, code http2.ErrCode) {
 	if st != nil {
 		c.closeStreamLocked(st, errClientGone)
 	}
-	c.w.rstStream(id, code)
+	c.rstStreamLocked(id, code)
 	_ = c.w.controlLocked()
 	c.mu.Unlock()
 	if st != nil {
@@ -415,7 +453,7 @@ func (c *conn) finishStream(st *stream) {
 		if !st.remoteDone {
 			// RFC 9113 8.1: the response is complete, so the client
 			// may stop sending the request.
-			c.w.rstStream(st.id, http2.ErrCodeNo)
+			c.rstStreamLocked(st.id, http2.ErrCodeNo)
 		}
 		c.closeStreamLocked(st, errClientGone)
 	}

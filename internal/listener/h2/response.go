@@ -211,7 +211,7 @@ func (w *response) reset(code http2.ErrCode) {
 	c.mu.Lock()
 	if !w.sentEnd && !w.st.closed {
 		w.sentEnd = true
-		c.w.rstStream(w.st.id, code)
+		c.rstStreamLocked(w.st.id, code)
 		c.closeStreamLocked(w.st, errClientGone)
 		c.w.flushLocked()
 	}

@@ -706,3 +706,50 @@ func TestUnannouncedRequestTrailers(t *testing.T) {
 		t.Fatal("handler did not finish")
 	}
 }
+
+// TestFramesAfterOurResetAreIgnored: a handler that answers without
+// reading the whole request body ends its stream with RST_STREAM
+// (NO_ERROR). Body and trailers the client had in flight then arrive on
+// a stream that is closed; RFC 9113 5.1 says to ignore them, so the
+// connection and its next stream go on.
+func TestFramesAfterOurResetAreIgnored(t *testing.T) {
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "early")
+	}, h2.Options{})
+	c := dialRaw(t, url)
+	base := []string{":method", "POST", ":scheme", "http", ":path", "/", ":authority", "x"}
+	c.headers(1, false, base...)
+	c.until("RST_STREAM of stream 1", func(f http2.Frame) bool {
+		r, ok := f.(*http2.RSTStreamFrame)
+		return ok && r.StreamID == 1
+	})
+	if err := c.fr.WriteData(1, false, []byte("late body")); err != nil {
+		t.Fatal(err)
+	}
+	c.headers(1, true, "x-checksum", "late trailer")
+	c.headers(3, true, ":method", "GET", ":scheme", "http", ":path", "/", ":authority", "x")
+	// Once the client ended stream 1, a frame more on it is an error again.
+	defer func() {
+		c.headers(1, true, "x-checksum", "one too many")
+		c.until("GOAWAY", func(f http2.Frame) bool {
+			g, ok := f.(*http2.GoAwayFrame)
+			return ok && g.ErrCode == http2.ErrCodeProtocol
+		})
+	}()
+	var status string
+	c.until("response of stream 3", func(f http2.Frame) bool {
+		switch f := f.(type) {
+		case *http2.GoAwayFrame:
+			t.Fatalf("GOAWAY %v: the late frames of stream 1 ended the connection", f.ErrCode)
+		case *http2.MetaHeadersFrame:
+			if f.StreamID == 3 {
+				status = f.PseudoValue("status")
+				return true
+			}
+		}
+		return false
+	})
+	if status != "200" {
+		t.Fatalf("stream 3: status %q, want 200", status)
+	}
+}
