@@ -14,6 +14,20 @@ import (
 // nothing per request. It returns the address; the listener closes with
 // the test.
 func Fixed(tb testing.TB, resp []byte) string {
+	return Raw(tb, func(c net.Conn, br *bufio.Reader) {
+		for ReadHead(br) == nil {
+			if _, err := c.Write(resp); err != nil {
+				return
+			}
+		}
+	})
+}
+
+// Raw starts a backend on loopback that hands every connection, with a
+// reader on it, to serve in a goroutine of its own, and closes the
+// connection when serve returns. It returns the address; the listener
+// closes with the test.
+func Raw(tb testing.TB, serve func(c net.Conn, br *bufio.Reader)) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -25,27 +39,24 @@ func Fixed(tb testing.TB, resp []byte) string {
 			if err != nil {
 				return
 			}
-			go serve(c, resp)
+			go func() {
+				defer c.Close()
+				serve(c, bufio.NewReader(c))
+			}()
 		}
 	}()
 	return ln.Addr().String()
 }
 
-func serve(c net.Conn, resp []byte) {
-	defer c.Close()
-	br := bufio.NewReader(c)
+// ReadHead reads one request head, up to its empty line.
+func ReadHead(br *bufio.Reader) error {
 	for {
-		for {
-			line, err := br.ReadSlice('\n')
-			if err != nil {
-				return
-			}
-			if len(line) <= 2 {
-				break
-			}
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return err
 		}
-		if _, err := c.Write(resp); err != nil {
-			return
+		if len(line) <= 2 {
+			return nil
 		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/portico-proxy/portico/internal/testbackend"
 )
 
 // TestAnEarlyAnswerIsNotMissed: a backend may answer before the whole
@@ -17,37 +19,17 @@ import (
 // for the response: it is relayed at once, not after the first-byte
 // timeout.
 func TestAnEarlyAnswerIsNotMissed(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { // answers at the end of the head, drains, closes
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					line, err := br.ReadSlice('\n')
-					if err != nil {
-						return
-					}
-					if len(line) <= 2 {
-						break
-					}
-				}
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nearly")
-				c.SetReadDeadline(time.Now().Add(5 * time.Second))
-				io.Copy(io.Discard, br)
-			}()
+	// Answers at the end of the head, then drains the body and closes.
+	addr := testbackend.Raw(t, func(c net.Conn, br *bufio.Reader) {
+		if testbackend.ReadHead(br) != nil {
+			return
 		}
-	}()
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nearly")
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		io.Copy(io.Discard, br)
+	})
 	pool, _ := NewPool("p", PoolOptions{
-		Backends:         []BackendOptions{{URL: "http://" + ln.Addr().String()}},
+		Backends:         []BackendOptions{{URL: "http://" + addr}},
 		FirstByteTimeout: 10 * time.Second,
 		ReplayBody:       -1, // bodies stream to the backend as they arrive
 	})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/portico-proxy/portico/internal/listener/httpreq"
+	"github.com/portico-proxy/portico/internal/testbackend"
 )
 
 // TestClientGoneInterruptsTheBackendWait: when the client goes away, a
@@ -16,34 +17,13 @@ import (
 // a plain context and with the request context of Portico's engines
 // (which takes the onCancel fast path).
 func TestClientGoneInterruptsTheBackendWait(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	arrived := make(chan struct{}, 2)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { // reads the request, never answers
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					line, err := br.ReadSlice('\n')
-					if err != nil {
-						return
-					}
-					if len(line) <= 2 {
-						arrived <- struct{}{}
-					}
-				}
-			}()
+	addr := testbackend.Raw(t, func(c net.Conn, br *bufio.Reader) {
+		for testbackend.ReadHead(br) == nil { // never answers
+			arrived <- struct{}{}
 		}
-	}()
-	pool, _ := NewPool("p", PoolOptions{Backends: []BackendOptions{{URL: "http://" + ln.Addr().String()}}})
+	})
+	pool, _ := NewPool("p", PoolOptions{Backends: []BackendOptions{{URL: "http://" + addr}}})
 	defer pool.Close()
 	p := &Proxy{Pool: pool}
 
