@@ -243,8 +243,8 @@ func (c *conn) processWindowUpdate(f *http2.WindowUpdateFrame) error {
 	}
 	st := c.streams[f.StreamID]
 	if st == nil {
-		if f.StreamID > c.maxID {
-			return http2.ConnectionError(http2.ErrCodeProtocol) // idle stream
+		if c.idle(f.StreamID) {
+			return http2.ConnectionError(http2.ErrCodeProtocol)
 		}
 		return nil // closed: window updates may still be in flight
 	}
@@ -257,8 +257,8 @@ func (c *conn) processWindowUpdate(f *http2.WindowUpdateFrame) error {
 }
 
 func (c *conn) processReset(f *http2.RSTStreamFrame) error {
-	if f.StreamID > c.maxID {
-		return http2.ConnectionError(http2.ErrCodeProtocol) // idle stream
+	if c.idle(f.StreamID) {
+		return http2.ConnectionError(http2.ErrCodeProtocol)
 	}
 	c.mu.Lock()
 	st := c.streams[f.StreamID]
@@ -354,8 +354,8 @@ func (c *conn) processData(f *http2.DataFrame) error {
 	if st == nil || st.remoteDone {
 		// Give back the connection window at once: nobody will read it.
 		c.giveBackLocked(length)
-		if st == nil && id > c.maxID {
-			return http2.ConnectionError(http2.ErrCodeProtocol) // idle stream
+		if st == nil && c.idle(id) {
+			return http2.ConnectionError(http2.ErrCodeProtocol)
 		}
 		if st == nil && c.lateOnResetLocked(id, f.StreamEnded()) {
 			return nil // in flight when we reset it
@@ -377,6 +377,15 @@ func (c *conn) processData(f *http2.DataFrame) error {
 		return err
 	}
 	return c.w.controlLocked()
+}
+
+// idle reports whether stream id was never opened, so that only HEADERS
+// and PRIORITY may come on it (RFC 9113 5.1): a client stream above the
+// highest the client opened, or any even one, since those are the
+// server's and Portico opens none (no push). Lower odd ids are closed,
+// opened or skipped. The reader calls it; maxID is the reader's.
+func (c *conn) idle(id uint32) bool {
+	return id%2 == 0 || id > c.maxID
 }
 
 // giveBackLocked returns n bytes of connection window to the client,

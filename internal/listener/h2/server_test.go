@@ -753,3 +753,113 @@ func TestFramesAfterOurResetAreIgnored(t *testing.T) {
 		t.Fatalf("stream 3: status %q, want 200", status)
 	}
 }
+
+// alive opens stream id with a GET and waits for its response: the
+// connection must still serve requests. A GOAWAY on the way fails.
+func (c *rawConn) alive(id uint32) {
+	c.t.Helper()
+	c.headers(id, true, ":method", "GET", ":scheme", "http", ":path", "/", ":authority", "x")
+	c.until(fmt.Sprintf("response of stream %d", id), func(f http2.Frame) bool {
+		switch f := f.(type) {
+		case *http2.GoAwayFrame:
+			c.t.Fatalf("GOAWAY %v before the response of stream %d", f.ErrCode, id)
+		case *http2.MetaHeadersFrame:
+			return f.StreamID == id
+		}
+		return false
+	})
+}
+
+// goAway reads frames until a GOAWAY and returns its error code.
+func (c *rawConn) goAway() http2.ErrCode {
+	c.t.Helper()
+	var code http2.ErrCode
+	c.until("GOAWAY", func(f http2.Frame) bool {
+		g, ok := f.(*http2.GoAwayFrame)
+		if ok {
+			code = g.ErrCode
+		}
+		return ok
+	})
+	return code
+}
+
+// reset reads frames until RST_STREAM on stream id and returns its code;
+// a GOAWAY first fails.
+func (c *rawConn) reset(id uint32) http2.ErrCode {
+	c.t.Helper()
+	var code http2.ErrCode
+	c.until(fmt.Sprintf("RST_STREAM of stream %d", id), func(f http2.Frame) bool {
+		switch f := f.(type) {
+		case *http2.GoAwayFrame:
+			c.t.Fatalf("GOAWAY %v instead of RST_STREAM on stream %d", f.ErrCode, id)
+		case *http2.RSTStreamFrame:
+			code = f.ErrCode
+			return f.StreamID == id
+		}
+		return false
+	})
+	return code
+}
+
+// TestFramesOnStreamsThatAreNotOpen sends WINDOW_UPDATE, RST_STREAM,
+// PRIORITY and DATA on streams in every state but open. On a closed
+// stream they may be frames the client sent before it saw the end of
+// the stream: RFC 9113 5.1 has them ignored (DATA at worst resets the
+// stream), and the connection must go on serving its other streams. On
+// an idle stream (above any the client opened, or even: Portico opens
+// none) anything but PRIORITY is a connection error PROTOCOL_ERROR.
+func TestFramesOnStreamsThatAreNotOpen(t *testing.T) {
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok") // without reading a body: a POST not ended is reset
+	}, h2.Options{})
+	get := []string{":method", "GET", ":scheme", "http", ":path", "/", ":authority", "x"}
+	post := []string{":method", "POST", ":scheme", "http", ":path", "/", ":authority", "x"}
+	ended := func(c *rawConn, id uint32) {
+		c.until("end of the response", func(f http2.Frame) bool {
+			d, ok := f.(*http2.DataFrame)
+			return ok && d.StreamID == id && d.StreamEnded()
+		})
+	}
+	states := []struct {
+		name  string
+		setup func(c *rawConn)
+		id    uint32 // the stream the frame goes to
+		idle  bool
+	}{
+		{"closed after its response ended", func(c *rawConn) { c.headers(1, true, get...); ended(c, 1) }, 1, false},
+		{"closed by our reset", func(c *rawConn) { c.headers(1, false, post...); c.reset(1) }, 1, false},
+		{"closed because a higher one was opened", func(c *rawConn) { c.headers(3, true, get...); ended(c, 3) }, 1, false},
+		{"idle, above any opened", func(c *rawConn) { c.headers(1, true, get...); ended(c, 1) }, 5, true},
+		{"idle, even", func(c *rawConn) { c.headers(3, true, get...); ended(c, 3) }, 2, true},
+	}
+	frames := []struct {
+		name  string
+		write func(c *rawConn, id uint32) error
+	}{
+		{"WINDOW_UPDATE", func(c *rawConn, id uint32) error { return c.fr.WriteWindowUpdate(id, 1000) }},
+		{"RST_STREAM", func(c *rawConn, id uint32) error { return c.fr.WriteRSTStream(id, http2.ErrCodeCancel) }},
+		{"PRIORITY", func(c *rawConn, id uint32) error {
+			return c.fr.WritePriority(id, http2.PriorityParam{StreamDep: 0, Weight: 15})
+		}},
+		{"DATA", func(c *rawConn, id uint32) error { return c.fr.WriteData(id, false, []byte("late")) }},
+	}
+	for _, st := range states {
+		for _, fr := range frames {
+			t.Run(fr.name+" on a stream "+st.name, func(t *testing.T) {
+				c := dialRaw(t, url)
+				st.setup(c)
+				if err := fr.write(c, st.id); err != nil {
+					t.Fatal(err)
+				}
+				if st.idle && fr.name != "PRIORITY" {
+					if code := c.goAway(); code != http2.ErrCodeProtocol {
+						t.Errorf("GOAWAY %v, want PROTOCOL_ERROR", code)
+					}
+					return
+				}
+				c.alive(7)
+			})
+		}
+	}
+}
