@@ -279,7 +279,15 @@ func (c *conn) processHeaders(f *http2.MetaHeadersFrame) error {
 		return http2.ConnectionError(http2.ErrCodeProtocol)
 	}
 	if f.HasPriority() && f.Priority.StreamDep == id {
-		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol} // RFC 9113 5.3.1
+		// A stream error (RFC 9113 5.3.1): the HEADERS opened the stream
+		// all the same, and the reset closes it. Frames the client sends
+		// on it meanwhile are on a closed stream, not an idle one.
+		if id > c.maxID {
+			c.mu.Lock()
+			c.maxID = id
+			c.mu.Unlock()
+		}
+		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
 	}
 	c.mu.Lock()
 	st := c.streams[id]

@@ -829,6 +829,15 @@ func TestFramesOnStreamsThatAreNotOpen(t *testing.T) {
 	}{
 		{"closed after its response ended", func(c *rawConn) { c.headers(1, true, get...); ended(c, 1) }, 1, false},
 		{"closed by our reset", func(c *rawConn) { c.headers(1, false, post...); c.reset(1) }, 1, false},
+		{"closed by our reset for depending on itself", func(c *rawConn) {
+			c.hb.Reset()
+			for i := 0; i < len(get); i += 2 {
+				c.enc.WriteField(hpack.HeaderField{Name: get[i], Value: get[i+1]})
+			}
+			c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: c.hb.Bytes(), EndStream: true, EndHeaders: true,
+				Priority: http2.PriorityParam{StreamDep: 1, Weight: 15}})
+			c.reset(1)
+		}, 1, false},
 		{"closed because a higher one was opened", func(c *rawConn) { c.headers(3, true, get...); ended(c, 3) }, 1, false},
 		{"idle, above any opened", func(c *rawConn) { c.headers(1, true, get...); ended(c, 1) }, 5, true},
 		{"idle, even", func(c *rawConn) { c.headers(3, true, get...); ended(c, 3) }, 2, true},
