@@ -90,7 +90,7 @@ func (c *conn) serve() {
 		return
 	}
 	for {
-		f, err := c.fr.ReadFrame()
+		f, err := c.readFrame()
 		if err == nil {
 			err = c.process(f)
 		}
@@ -98,6 +98,23 @@ func (c *conn) serve() {
 			return
 		}
 	}
+}
+
+// readFrame is the framer's ReadFrame, except for a PRIORITY frame of
+// the wrong length: RFC 9113 6.3 makes that a stream error
+// FRAME_SIZE_ERROR, where the framer reports a connection error that
+// would end every other stream. Its payload has been read by then.
+func (c *conn) readFrame() (http2.Frame, error) {
+	fh, err := c.fr.ReadFrameHeader()
+	if err != nil {
+		return nil, err
+	}
+	f, err := c.fr.ReadFrameForHeader(fh)
+	if fh.Type == http2.FramePriority && fh.StreamID != 0 && fh.Length != 5 &&
+		err == http2.ConnectionError(http2.ErrCodeFrameSize) {
+		return nil, http2.StreamError{StreamID: fh.StreamID, Code: http2.ErrCodeFrameSize}
+	}
+	return f, err
 }
 
 // readPreface reads the client preface and its first SETTINGS, and sends

@@ -872,3 +872,21 @@ func TestFramesOnStreamsThatAreNotOpen(t *testing.T) {
 		}
 	}
 }
+
+// TestPriorityWithABadLength: a PRIORITY frame whose payload is not 5
+// bytes is a stream error FRAME_SIZE_ERROR (RFC 9113 6.3), not a
+// connection error: the other streams go on.
+func TestPriorityWithABadLength(t *testing.T) {
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(w, r.Body)
+	}, h2.Options{})
+	c := dialRaw(t, url)
+	c.headers(1, false, ":method", "POST", ":scheme", "http", ":path", "/", ":authority", "x")
+	if err := c.fr.WriteRawFrame(http2.FramePriority, 0, 1, []byte{0, 0, 0, 0}); err != nil {
+		t.Fatal(err)
+	}
+	if code := c.reset(1); code != http2.ErrCodeFrameSize {
+		t.Errorf("RST_STREAM %v, want FRAME_SIZE_ERROR", code)
+	}
+	c.alive(3)
+}
