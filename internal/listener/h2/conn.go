@@ -36,7 +36,7 @@ type conn struct {
 	queue     []*stream          // streams waiting for a handler slot
 	closed    bool               // torn down: no more reads or writes
 	goingAway bool               // GOAWAY sent or received: no new streams
-	lastID    uint32             // the last stream id our GOAWAY lets finish
+	sentAway  bool               // our GOAWAY is out: it told the client which streams we took
 
 	// Sending: peer's settings and windows.
 	sendWindow   int32 // connection-level
@@ -328,9 +328,15 @@ func (c *conn) processHeaders(f *http2.MetaHeadersFrame) error {
 		return http2.ConnectionError(http2.ErrCodeProtocol)
 	}
 	c.maxID = id
-	if c.goingAway || c.closed {
+	if c.sentAway || c.closed {
 		c.mu.Unlock()
-		return nil // not processed: the client may retry it elsewhere
+		return nil // above our GOAWAY's last stream id: the client knows to retry it elsewhere
+	}
+	if c.goingAway {
+		// Only the client sent GOAWAY: nothing told it this stream goes
+		// unprocessed, so say so, or it waits for a response forever.
+		c.mu.Unlock()
+		return http2.StreamError{StreamID: id, Code: http2.ErrCodeRefusedStream}
 	}
 	if len(c.streams) >= int(c.s.o.MaxConcurrentStreams) {
 		c.mu.Unlock()
@@ -539,7 +545,7 @@ func (c *conn) goAway(code http2.ErrCode, debug error) {
 	if debug != nil {
 		msg = []byte(debug.Error())
 	}
-	c.goingAway = true
+	c.goingAway, c.sentAway = true, true
 	c.w.goAway(c.maxID, code, msg)
 	c.w.flushAllLocked()
 	if code != http2.ErrCodeNo {

@@ -890,3 +890,136 @@ func TestPriorityWithABadLength(t *testing.T) {
 	}
 	c.alive(3)
 }
+
+// TestInitialWindowSizeChangeAdjustsOpenStreams: a new
+// SETTINGS_INITIAL_WINDOW_SIZE moves the send window of every open
+// stream by the difference (RFC 9113 6.9.2), down below zero too; a
+// handler waiting for window goes on once the window is positive again.
+// h2spec checks this on one stream; here two handlers wait at once.
+func TestInitialWindowSizeChangeAdjustsOpenStreams(t *testing.T) {
+	const body = "0123456789"
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, body)
+	}, h2.Options{})
+	c := dialRaw(t, url)
+	window := func(n uint32) {
+		if err := c.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: n}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	window(0)
+	get := []string{":method", "GET", ":scheme", "http", ":path", "/", ":authority", "x"}
+	c.headers(1, true, get...)
+	c.headers(3, true, get...)
+	got := map[uint32]int{}
+	ended := map[uint32]bool{}
+	// read takes frames until done; DATA past a stream's allowance fails.
+	read := func(what string, allowed int, done func(f http2.Frame) bool) {
+		c.until(what, func(f http2.Frame) bool {
+			if d, ok := f.(*http2.DataFrame); ok {
+				got[d.StreamID] += len(d.Data())
+				ended[d.StreamID] = d.StreamEnded()
+				if got[d.StreamID] > allowed {
+					t.Fatalf("%s: stream %d got %d bytes, its window allowed %d", what, d.StreamID, got[d.StreamID], allowed)
+				}
+			}
+			return done(f)
+		})
+	}
+	headers := 0
+	read("both responses' HEADERS", 0, func(f http2.Frame) bool {
+		if _, ok := f.(*http2.MetaHeadersFrame); ok {
+			headers++
+		}
+		return headers == 2
+	})
+	window(4) // both windows 0 → 4: both handlers go on
+	read("4 bytes on each stream", 4, func(http2.Frame) bool { return got[1] == 4 && got[3] == 4 })
+	window(1) // 0 → -3
+	c.fr.WriteWindowUpdate(1, 3)
+	c.fr.WriteWindowUpdate(3, 3) // -3 → 0: still nothing to send
+	c.fr.WritePing(false, [8]byte{1})
+	read("PING ack", 4, func(f http2.Frame) bool {
+		p, ok := f.(*http2.PingFrame)
+		return ok && p.IsAck()
+	})
+	c.fr.WriteWindowUpdate(1, 100)
+	c.fr.WriteWindowUpdate(3, 100)
+	read("the rest of both bodies", len(body), func(http2.Frame) bool { return ended[1] && ended[3] })
+	if got[1] != len(body) || got[3] != len(body) {
+		t.Errorf("got %d and %d bytes, want %d each", got[1], got[3], len(body))
+	}
+}
+
+// TestInitialWindowSizeOverflow: a SETTINGS_INITIAL_WINDOW_SIZE that
+// would take an open stream's window above 2^31-1 is a connection error
+// FLOW_CONTROL_ERROR (RFC 9113 6.9.2). h2spec only sends a value that
+// is itself too large.
+func TestInitialWindowSizeOverflow(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) { <-release }, h2.Options{})
+	c := dialRaw(t, url)
+	c.headers(1, true, ":method", "GET", ":scheme", "http", ":path", "/", ":authority", "x")
+	c.fr.WriteWindowUpdate(1, 1<<31-1-65535) // the stream's window is now the largest allowed
+	c.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 65536})
+	if code := c.goAway(); code != http2.ErrCodeFlowControl {
+		t.Errorf("GOAWAY %v, want FLOW_CONTROL_ERROR", code)
+	}
+}
+
+// TestClientGoAway: after the client's GOAWAY, the streams it already
+// opened finish, their request bodies still coming in, and get their
+// responses; a stream it opens after it is refused (REFUSED_STREAM, so
+// it knows to retry elsewhere) rather than left unanswered; once the
+// open streams are done the connection closes.
+func TestClientGoAway(t *testing.T) {
+	release := make(chan struct{})
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+		io.Copy(w, r.Body)
+		io.WriteString(w, "done")
+	}, h2.Options{})
+	c := dialRaw(t, url)
+	c.headers(1, true, ":method", "GET", ":scheme", "http", ":path", "/slow", ":authority", "x")
+	c.headers(3, false, ":method", "POST", ":scheme", "http", ":path", "/", ":authority", "x")
+	c.fr.WriteGoAway(0, http2.ErrCodeNo, nil)
+	c.fr.WriteData(3, true, []byte("body after GOAWAY, "))
+	c.headers(5, true, ":method", "GET", ":scheme", "http", ":path", "/", ":authority", "x")
+	if code := c.reset(5); code != http2.ErrCodeRefusedStream {
+		t.Errorf("stream 5, opened after GOAWAY: RST_STREAM %v, want REFUSED_STREAM", code)
+	}
+	close(release)
+	bodies := map[uint32]string{}
+	ended := map[uint32]bool{}
+	c.until("both responses", func(f http2.Frame) bool {
+		switch f := f.(type) {
+		case *http2.GoAwayFrame:
+			t.Fatalf("GOAWAY %v before the open streams finished", f.ErrCode)
+		case *http2.RSTStreamFrame:
+			t.Fatalf("stream %d reset (%v)", f.StreamID, f.ErrCode)
+		case *http2.DataFrame:
+			bodies[f.StreamID] += string(f.Data())
+			ended[f.StreamID] = f.StreamEnded()
+		}
+		return ended[1] && ended[3]
+	})
+	if bodies[1] != "done" || bodies[3] != "body after GOAWAY, done" {
+		t.Errorf("bodies %q and %q", bodies[1], bodies[3])
+	}
+	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		f, err := c.fr.ReadFrame()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatalf("connection not closed after its streams finished: %v", err)
+		}
+		if g, ok := f.(*http2.GoAwayFrame); ok && g.ErrCode != http2.ErrCodeNo {
+			t.Errorf("GOAWAY %v while closing", g.ErrCode)
+		}
+	}
+}
