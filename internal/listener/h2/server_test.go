@@ -501,6 +501,8 @@ func TestRequestsThatMustBeRefused(t *testing.T) {
 		{"CONNECT with a path", []string{":method", "CONNECT", ":scheme", "http", ":path", "/", ":authority", "x:443"}},
 		{":protocol without CONNECT", append(base, ":protocol", "websocket")},
 		{"bad authority", []string{":method", "GET", ":scheme", "http", ":path", "/", ":authority", "a b"}},
+		// Sent with END_STREAM: the body is empty, shorter than declared.
+		{"content-length with no body", []string{":method", "POST", ":scheme", "http", ":path", "/", ":authority", "x", "content-length", "5"}},
 	}
 	for i, tc := range cases {
 		c := dialRaw(t, url)
@@ -1021,5 +1023,48 @@ func TestClientGoAway(t *testing.T) {
 		if g, ok := f.(*http2.GoAwayFrame); ok && g.ErrCode != http2.ErrCodeNo {
 			t.Errorf("GOAWAY %v while closing", g.ErrCode)
 		}
+	}
+}
+
+// TestBodyShorterThanItsContentLength: a request body that ends before
+// its content-length is malformed (RFC 9113 8.1.1): the stream is reset
+// with PROTOCOL_ERROR, the handler already reading the body gets an
+// error rather than a clean EOF or a read that never returns, and the
+// connection goes on. h2spec checks the reset when DATA ends the
+// stream, not the handler, nor the end coming with trailers.
+func TestBodyShorterThanItsContentLength(t *testing.T) {
+	readErr := make(chan error, 1)
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "POST" {
+			_, err := io.ReadAll(r.Body)
+			readErr <- err
+		}
+	}, h2.Options{})
+	cases := []struct {
+		name string
+		end  func(c *rawConn)
+	}{
+		{"empty DATA with END_STREAM", func(c *rawConn) { c.fr.WriteData(1, true, nil) }},
+		{"trailers", func(c *rawConn) { c.headers(1, true, "x-sum", "1") }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dialRaw(t, url)
+			c.headers(1, false, ":method", "POST", ":scheme", "http", ":path", "/", ":authority", "x", "content-length", "10")
+			c.fr.WriteData(1, false, []byte("abc"))
+			tc.end(c)
+			if code := c.reset(1); code != http2.ErrCodeProtocol {
+				t.Errorf("RST_STREAM %v, want PROTOCOL_ERROR", code)
+			}
+			select {
+			case err := <-readErr:
+				if err == nil {
+					t.Error("the handler read a short body as complete")
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the handler's body read did not return")
+			}
+			c.alive(3)
+		})
 	}
 }
