@@ -320,7 +320,8 @@ func (w *response) dataLocked(p []byte, end bool) error {
 		if st.closed || c.w.err != nil {
 			return errClientGone
 		}
-		n = min(n, int(st.sendWindow), int(c.sendWindow))
+		// The client's settings may have changed while we waited.
+		n = min(n, c.peerMaxFrame, int(st.sendWindow), int(c.sendWindow))
 		st.sendWindow -= int32(n)
 		c.sendWindow -= int32(n)
 		c.w.data(st.id, p[:n], end && n == len(p))

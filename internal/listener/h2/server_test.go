@@ -1068,3 +1068,35 @@ func TestBodyShorterThanItsContentLength(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxFrameSizeLoweredWhileWaitingForWindow: a handler waiting for
+// flow-control window must frame its DATA by the client's
+// SETTINGS_MAX_FRAME_SIZE when it sends, not as it was when it began to
+// wait: a larger frame is a connection error for the client (RFC 9113
+// 4.2), which would lose every stream on the connection.
+func TestMaxFrameSizeLoweredWhileWaitingForWindow(t *testing.T) {
+	body := bytes.Repeat([]byte("x"), 40000)
+	url, _ := serve(t, func(w http.ResponseWriter, r *http.Request) { w.Write(body) }, h2.Options{})
+	c := dialRaw(t, url)
+	c.fr.WriteSettings(http2.Setting{ID: http2.SettingMaxFrameSize, Val: 32768}, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
+	c.headers(1, true, ":method", "GET", ":scheme", "http", ":path", "/", ":authority", "x")
+	c.status(1) // the handler now waits for window
+	c.fr.WriteSettings(http2.Setting{ID: http2.SettingMaxFrameSize, Val: 16384})
+	c.fr.WriteWindowUpdate(0, 1<<20)
+	c.fr.WriteWindowUpdate(1, 1<<20)
+	got := 0
+	c.until("the body", func(f http2.Frame) bool {
+		d, ok := f.(*http2.DataFrame)
+		if !ok {
+			return false
+		}
+		if len(d.Data()) > 16384 {
+			t.Fatalf("DATA of %d bytes after SETTINGS_MAX_FRAME_SIZE 16384", len(d.Data()))
+		}
+		got += len(d.Data())
+		return d.StreamEnded()
+	})
+	if got != len(body) {
+		t.Errorf("got %d bytes, want %d", got, len(body))
+	}
+}
