@@ -990,18 +990,19 @@ func TestClientGoAway(t *testing.T) {
 	c.fr.WriteGoAway(0, http2.ErrCodeNo, nil)
 	c.fr.WriteData(3, true, []byte("body after GOAWAY, "))
 	c.headers(5, true, ":method", "GET", ":scheme", "http", ":path", "/", ":authority", "x")
-	if code := c.reset(5); code != http2.ErrCodeRefusedStream {
-		t.Errorf("stream 5, opened after GOAWAY: RST_STREAM %v, want REFUSED_STREAM", code)
-	}
-	close(release)
 	bodies := map[uint32]string{}
 	ended := map[uint32]bool{}
+	// One loop for everything: stream 3's response may come before the
+	// reset of stream 5. Stream 1 answers once stream 5 was refused.
 	c.until("both responses", func(f http2.Frame) bool {
 		switch f := f.(type) {
 		case *http2.GoAwayFrame:
 			t.Fatalf("GOAWAY %v before the open streams finished", f.ErrCode)
 		case *http2.RSTStreamFrame:
-			t.Fatalf("stream %d reset (%v)", f.StreamID, f.ErrCode)
+			if f.StreamID != 5 || f.ErrCode != http2.ErrCodeRefusedStream {
+				t.Fatalf("stream %d reset (%v); want only stream 5, opened after GOAWAY, refused", f.StreamID, f.ErrCode)
+			}
+			close(release)
 		case *http2.DataFrame:
 			bodies[f.StreamID] += string(f.Data())
 			ended[f.StreamID] = f.StreamEnded()
