@@ -216,8 +216,10 @@ func parseResponseHead(head string, h *responseHead) error {
 		k = canonicalKey(k)
 		switch k {
 		case "Content-Length":
+			// 1*DIGIT (RFC 9112 section 6.2): ParseInt alone would take
+			// a sign, and "+5" would then be relayed as the length.
 			cl, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || cl < 0 || (sawLength && cl != h.contentLength) {
+			if err != nil || !allDigits(v) || (sawLength && cl != h.contentLength) {
 				return errMalformed
 			}
 			h.contentLength, h.lengthText, sawLength = cl, v, true
@@ -239,13 +241,24 @@ func parseResponseHead(head string, h *responseHead) error {
 		}
 		h.fields = append(h.fields, field{k, v})
 	}
-	if sawLength && sawTE {
+	// Both lengths, or chunked in HTTP/1.0 (which has no chunked coding,
+	// RFC 9112 section 6.1), is faulty framing: a proxy must refuse it.
+	if sawLength && sawTE || sawTE && h.minor == 0 {
 		return errMalformed
 	}
 	if h.chunked {
 		h.contentLength = -1
 	}
 	return nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // commonKeys are canonical names looked up case-insensitively, so that the

@@ -1,0 +1,200 @@
+package upstream
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/portico-proxy/portico/internal/testbackend"
+)
+
+// These tests script a backend byte by byte to check how the proxy reads
+// a response's framing (RFC 9112 sections 6 and 7): a malformed or hostile
+// answer is refused or relayed safely, the client never gets a truncated
+// body that looks complete, and what the backend sent beyond its response
+// never becomes the answer to a later request on the same connection.
+
+// pause in a scripted answer splits it into two writes 100ms apart.
+const pause = "\x00pause\x00"
+
+// goodAnswer is what the scripted backend sends for /good.
+const goodAnswer = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngood"
+
+// smuggled is a complete response a hostile backend appends to another:
+// it must never reach a client.
+const smuggled = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil"
+
+// scriptedBackend answers each request by its path with the raw bytes
+// answers holds (goodAnswer for /good), and closes the connection after
+// an answer that ends in "\x00close". It counts the connections it took.
+func scriptedBackend(t *testing.T, answers map[string]string) (addr string, conns *atomic.Int32) {
+	conns = new(atomic.Int32)
+	addr = testbackend.Raw(t, func(c net.Conn, br *bufio.Reader) {
+		conns.Add(1)
+		for {
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			line, err := br.ReadString('\n')
+			if err != nil || testbackend.ReadHead(br) != nil {
+				return
+			}
+			f := strings.Fields(line)
+			if len(f) < 2 {
+				return
+			}
+			answer, ok := answers[f[1]]
+			if f[1] == "/good" {
+				answer, ok = goodAnswer, true
+			}
+			if !ok {
+				return
+			}
+			answer, closing := strings.CutSuffix(answer, "\x00close")
+			for i, part := range strings.Split(answer, pause) {
+				if i > 0 {
+					time.Sleep(100 * time.Millisecond)
+				}
+				if _, err := io.WriteString(c, part); err != nil {
+					return
+				}
+			}
+			if closing {
+				return
+			}
+		}
+	})
+	return addr, conns
+}
+
+// framingFront is a proxy in front of addr that never retries, so that
+// every request is one exchange with the backend.
+func framingFront(t *testing.T, addr string) *httptest.Server {
+	pool, err := NewPool("p", PoolOptions{
+		Backends:         []BackendOptions{{URL: "http://" + addr}},
+		FirstByteTimeout: 3 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return newTestProxy(t, &Proxy{Pool: pool})
+}
+
+// exchangeResult is what a client saw for one request.
+type exchangeResult struct {
+	err     error // no response head at all
+	status  int
+	header  http.Header
+	trailer http.Header
+	body    string
+	bodyErr error // the body ended in an error: an aborted response
+	interim []*http.Response
+}
+
+// complete reports whether the client got what looks like a whole response.
+func (r exchangeResult) complete() bool { return r.err == nil && r.bodyErr == nil }
+
+// send sends one request on a connection of its own and reads the
+// answer, interim responses included, with a deadline.
+func send(t *testing.T, front *httptest.Server, method, path string, hdr ...string) exchangeResult {
+	t.Helper()
+	c, err := net.Dial("tcp", front.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	req := method + " " + path + " HTTP/1.1\r\nHost: x\r\n"
+	for _, h := range hdr {
+		req += h + "\r\n"
+	}
+	io.WriteString(c, req+"\r\n")
+	br := bufio.NewReader(c)
+	r, _ := http.NewRequest(method, "http://x"+path, nil)
+	var res exchangeResult
+	for {
+		resp, err := http.ReadResponse(br, r)
+		if err != nil {
+			res.err = err
+			return res
+		}
+		if resp.StatusCode >= 200 {
+			b, err := io.ReadAll(resp.Body)
+			res.status, res.header, res.body, res.bodyErr, res.trailer = resp.StatusCode, resp.Header, string(b), err, resp.Trailer
+			return res
+		}
+		res.interim = append(res.interim, resp)
+	}
+}
+
+// checkNotReused sends /good after a bad answer and checks that it got
+// the backend's own answer for it, on a new backend connection.
+func checkNotReused(t *testing.T, front *httptest.Server, conns *atomic.Int32) {
+	t.Helper()
+	before := conns.Load()
+	got := send(t, front, "GET", "/good")
+	if !got.complete() || got.status != 200 || got.body != "good" {
+		t.Fatalf("next request got %d %q (err %v, body err %v), want 200 good", got.status, got.body, got.err, got.bodyErr)
+	}
+	if conns.Load() != before+1 {
+		t.Fatalf("next request went over the connection of the bad answer (%d connections, want %d)", conns.Load(), before+1)
+	}
+}
+
+// checkReused sends /good after a good answer and checks that it reused
+// the connection.
+func checkReused(t *testing.T, front *httptest.Server, conns *atomic.Int32) {
+	t.Helper()
+	before := conns.Load()
+	got := send(t, front, "GET", "/good")
+	if !got.complete() || got.status != 200 || got.body != "good" {
+		t.Fatalf("next request got %d %q (err %v, body err %v), want 200 good", got.status, got.body, got.err, got.bodyErr)
+	}
+	if conns.Load() != before {
+		t.Fatalf("a clean keep-alive connection was not reused (%d connections, want %d)", conns.Load(), before)
+	}
+}
+
+// TestResponseFramingConflictsAre502: a head whose body length is
+// ambiguous (RFC 9112 section 6.3) is refused with a 502 and its
+// connection closed, never relayed with a guess.
+func TestResponseFramingConflictsAre502(t *testing.T) {
+	heads := map[string]string{
+		"length and chunked":        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+		"chunked and length":        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+		"two lengths":               "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+		"length list":               "HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nhello!",
+		"negative length":           "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nhello",
+		"plus sign length":          "HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello",
+		"non-numeric length":        "HTTP/1.1 200 OK\r\nContent-Length: five\r\n\r\nhello",
+		"hex length":                "HTTP/1.1 200 OK\r\nContent-Length: 0x5\r\n\r\nhello",
+		"empty length":              "HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\nhello",
+		"overflowing length":        "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\nhello",
+		"gzip, chunked":             "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+		"gzip":                      "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nhello",
+		"chunked twice":             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+		"identity":                  "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\nhello",
+		"chunked in HTTP/1.0":       "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+		"space before colon":        "HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\nhello",
+		"folded length":             "HTTP/1.1 200 OK\r\nX-A: a\r\n Content-Length: 5\r\n\r\nhello",
+		"bare CR in a field":        "HTTP/1.1 200 OK\r\nX-A: a\rContent-Length: 5\r\n\r\nhello",
+		"bare LF in a field":        "HTTP/1.1 200 OK\r\nX-A: a\nContent-Length: 5\r\n\r\nhello",
+		"control byte in the value": "HTTP/1.1 200 OK\r\nContent-Length: 5\x00\r\n\r\nhello",
+	}
+	for name, head := range heads {
+		t.Run(name, func(t *testing.T) {
+			addr, conns := scriptedBackend(t, map[string]string{"/bad": head + smuggled})
+			front := framingFront(t, addr)
+			got := send(t, front, "GET", "/bad")
+			if got.err != nil || got.status != 502 || got.body != "502 Bad Gateway\n" {
+				t.Fatalf("got %d %q (err %v), want a 502", got.status, got.body, got.err)
+			}
+			checkNotReused(t, front, conns)
+		})
+	}
+}
