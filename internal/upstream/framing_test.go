@@ -198,3 +198,70 @@ func TestResponseFramingConflictsAre502(t *testing.T) {
 		})
 	}
 }
+
+// TestBrokenBodiesAbortTheResponse: a body the backend cuts short or
+// frames wrongly after the head was relayed ends the client's response
+// as aborted, never as a complete one with something appended, and the
+// backend connection is not used again.
+func TestBrokenBodiesAbortTheResponse(t *testing.T) {
+	const chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	answers := map[string]string{
+		"chunk size overflow":        chunked + "5\r\nhello\r\n10000000000000005\r\nhello\r\n0\r\n\r\n",
+		"chunk size not hex":         chunked + "5\r\nhello\r\nzz\r\nhello\r\n0\r\n\r\n",
+		"chunk size with a sign":     chunked + "5\r\nhello\r\n+5\r\nhello\r\n0\r\n\r\n",
+		"no CRLF after chunk data":   chunked + "5\r\nhelloXX0\r\n\r\n",
+		"chunk longer than its size": chunked + "5\r\nhello world\r\n0\r\n\r\n",
+		"bare LF chunk line":         chunked + "5\nhello\r\n0\r\n\r\n",
+		"bare LF in trailers":        chunked + "5\r\nhello\r\n0\r\nX-A: a\n\r\n",
+		"cut inside a chunk":         chunked + "5\r\nhello\r\n5\r\nwor\x00close",
+		"cut after a chunk":          chunked + "5\r\nhello\r\n\x00close",
+		"cut before the trailers":    chunked + "5\r\nhello\r\n0\r\n\x00close",
+		"cut inside a length":        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello\x00close",
+		"cut inside a long length":   "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + strings.Repeat("x", 50000) + "\x00close",
+		"cut inside an event stream": "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 100\r\n\r\ndata: 1\n\n\x00close",
+	}
+	for name, answer := range answers {
+		t.Run(name, func(t *testing.T) {
+			addr, conns := scriptedBackend(t, map[string]string{"/bad": answer})
+			front := framingFront(t, addr)
+			got := send(t, front, "GET", "/bad")
+			if got.complete() {
+				t.Fatalf("got a complete-looking response %d %q, want an aborted one", got.status, got.body)
+			}
+			if got.err == nil && got.status != 200 {
+				t.Fatalf("got %d, want the backend's 200 or nothing", got.status)
+			}
+			checkNotReused(t, front, conns)
+		})
+	}
+}
+
+// TestAbortedBodyPanicsWithErrAbortHandler: after the head went out, a
+// failure of the backend is an abort (http.ErrAbortHandler), so the
+// server ends the stream; nothing is written after the truncated body.
+func TestAbortedBodyPanicsWithErrAbortHandler(t *testing.T) {
+	answers := map[string]string{
+		"chunked": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n\x00close",
+		"length":  "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello\x00close",
+		"stream":  "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 10\r\n\r\nhello\x00close",
+	}
+	for name, answer := range answers {
+		t.Run(name, func(t *testing.T) {
+			addr, _ := scriptedBackend(t, map[string]string{"/bad": answer})
+			pool, _ := NewPool("p", PoolOptions{Backends: []BackendOptions{{URL: "http://" + addr}}, FirstByteTimeout: 3 * time.Second})
+			defer pool.Close()
+			rec := httptest.NewRecorder()
+			var v any
+			func() {
+				defer func() { v = recover() }()
+				(&Proxy{Pool: pool}).ServeHTTP(rec, httptest.NewRequest("GET", "/bad", nil))
+			}()
+			if v != http.ErrAbortHandler {
+				t.Fatalf("ServeHTTP ended with %v and body %q, want a panic with http.ErrAbortHandler", v, rec.Body.String())
+			}
+			if rec.Body.String() != "hello" {
+				t.Fatalf("body %q, want the truncated hello and nothing after it", rec.Body.String())
+			}
+		})
+	}
+}

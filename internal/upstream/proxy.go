@@ -502,7 +502,12 @@ func streamingType(h http.Header) bool {
 // net/http can hand it to the kernel (splice) when both ends are TCP.
 func copyLength(w http.ResponseWriter, c *conn, n int64, stream bool) error {
 	if stream {
-		return copyStream(w, io.LimitReader(c.br, n), c.br)
+		lr := &io.LimitedReader{R: c.br, N: n}
+		err := copyStream(w, lr, c.br)
+		if err == nil && lr.N > 0 {
+			err = io.ErrUnexpectedEOF // the backend closed before the end
+		}
+		return err
 	}
 	if k := c.br.Buffered(); k > 0 {
 		if int64(k) > n {

@@ -44,6 +44,7 @@ func (p *Proxy) serveH1(w http.ResponseWriter, r *http.Request) {
 	sticky := pool.balance == PolicySticky
 	retries := 0
 	var lastErr error
+	started := false
 	for attempt := 0; attempt < maxTries; attempt++ {
 		b := pool.pick(in)
 		if b == nil {
@@ -67,7 +68,9 @@ func (p *Proxy) serveH1(w http.ResponseWriter, r *http.Request) {
 		if pool.tryTimeout > 0 {
 			h.tryDeadline = start.Add(pool.tryTimeout)
 		}
-		started, end, err := p.exchange(w, r, b, &h, replayable)
+		var end time.Time
+		var err error
+		started, end, err = p.exchange(w, r, b, &h, replayable)
 		b.inflight.Add(-1)
 		start = end
 		now := pool.at(end).UnixNano()
@@ -85,6 +88,12 @@ func (p *Proxy) serveH1(w http.ResponseWriter, r *http.Request) {
 		if started || ue == nil || !ue.Retryable || !pool.mayRetry(ue, &retries) {
 			break
 		}
+	}
+	if started {
+		// The backend's head and part of its body went out: anything
+		// written now would read as the rest of the body. Abort.
+		WriteError(w, lastErr, true)
+		return
 	}
 	if lastErr == nil {
 		lastErr = &Error{Pool: pool.name, Kind: KindNoBackend}
