@@ -265,3 +265,35 @@ func TestAbortedBodyPanicsWithErrAbortHandler(t *testing.T) {
 		})
 	}
 }
+
+// TestChunkedBodiesRelayed: chunk extensions are dropped, allowed
+// trailers relayed and forbidden ones (framing, routing, hop-by-hop) not;
+// the connection is reused after a well-formed chunked body.
+func TestChunkedBodiesRelayed(t *testing.T) {
+	addr, conns := scriptedBackend(t, map[string]string{
+		"/ext": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			"5;name=value;q=\"a b\"\r\nhello\r\n6;x\r\n world\r\n0;last\r\n\r\n",
+		"/trailers": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n" +
+			"5\r\nhello\r\n0\r\nX-Sum: abc\r\nX-Late: 1\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n" +
+			"Connection: close\r\nKeep-Alive: timeout=1\r\nUpgrade: evil\r\nHost: evil\r\nTrailer: X-A\r\n\r\n",
+	})
+	front := framingFront(t, addr)
+	got := send(t, front, "GET", "/ext")
+	if !got.complete() || got.body != "hello world" {
+		t.Fatalf("extensions: got %q (err %v %v), want hello world", got.body, got.err, got.bodyErr)
+	}
+	checkReused(t, front, conns)
+	got = send(t, front, "GET", "/trailers")
+	if !got.complete() || got.body != "hello" {
+		t.Fatalf("trailers: got %q (err %v %v), want hello", got.body, got.err, got.bodyErr)
+	}
+	if got.trailer.Get("X-Sum") != "abc" || got.trailer.Get("X-Late") != "1" {
+		t.Fatalf("trailers %v, want X-Sum and X-Late relayed", got.trailer)
+	}
+	for _, k := range []string{"Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Upgrade", "Host", "Trailer"} {
+		if v, ok := got.trailer[k]; ok && v != nil {
+			t.Errorf("forbidden trailer %s: %q relayed", k, v)
+		}
+	}
+	checkReused(t, front, conns)
+}

@@ -326,7 +326,10 @@ func readTrailers(br *bufio.Reader, dst http.Header) error {
 			return errMalformed
 		}
 		k = http.CanonicalHeaderKey(k)
-		if k == "Content-Length" || k == "Transfer-Encoding" || k == "Trailer" || k == "Host" {
+		// Framing, routing and hop-by-hop fields have no place in a
+		// trailer (RFC 9110 section 6.5.1); an HTTP/2 client would
+		// take a connection-specific one as a malformed response.
+		if k == "Content-Length" || k == "Host" || isHopHeader(k) {
 			continue
 		}
 		dst.Add(http.TrailerPrefix+k, v)
