@@ -144,6 +144,26 @@ var conformanceCases = []confCase{
 		},
 	},
 	{
+		name: "pipelined requests with bodies", h: echo, std: true,
+		send: "POST /1 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello" +
+			"POST /2 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n" +
+			"POST /3 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyz" +
+			"GET /4 HTTP/1.1\r\nHost: a\r\n\r\n",
+		methods: []string{"POST", "POST", "POST", "GET"},
+		check: func(rs []result) error {
+			return firstErr(bodyHas(rs[0], "POST /1 ", `body="hello"`), bodyHas(rs[1], "POST /2 ", `body="abc"`),
+				bodyHas(rs[2], "POST /3 ", `body="xyz"`), bodyHas(rs[3], "GET /4 ", `body=""`))
+		},
+	},
+	{
+		name: "Content-Length with leading zeros", h: echo, std: true,
+		send:    "POST /1 HTTP/1.1\r\nHost: a\r\nContent-Length: 003\r\n\r\nabcGET /2 HTTP/1.1\r\nHost: a\r\n\r\n",
+		methods: []string{"POST", "GET"},
+		check: func(rs []result) error {
+			return firstErr(bodyHas(rs[0], "cl=3", `body="abc"`), bodyHas(rs[1], "GET /2 "))
+		},
+	},
+	{
 		name: "POST with Content-Length", h: echo, std: true,
 		send:  "POST /u HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
 		check: func(rs []result) error { return bodyHas(rs[0], "cl=5", `body="hello"`, "keys=[Content-Length]") },
@@ -153,6 +173,29 @@ var conformanceCases = []confCase{
 		send:    "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\nHost: a\r\n\r\n",
 		methods: []string{"POST", "GET"},
 		check:   func(rs []result) error { return wantStatuses(rs, 200, 200) },
+	},
+	{
+		name: "unread chunked body is discarded and the connection kept", std: true, h: writeString("ok"),
+		send: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			"5\r\nhello\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		methods: []string{"POST", "GET"},
+		check:   func(rs []result) error { return firstErr(wantStatuses(rs, 200, 200), wantBody(rs[1], "ok")) },
+	},
+	{
+		name: "Expect 100-continue not read, body sent anyway: never parsed", closed: true, h: writeString("no"),
+		send: fmt.Sprintf("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n%s", len(smuggled), smuggled),
+		check: func(rs []result) error {
+			return firstErr(wantStatuses(rs, 200), wantBody(rs[0], "no"), wantClose(rs[0]))
+		},
+	},
+	{
+		name: "Expect 100-continue in HTTP/1.0 is ignored", h: echo, std: true,
+		send: "POST / HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello" +
+			"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+		methods: []string{"POST", "GET"},
+		check: func(rs []result) error {
+			return firstErr(wantStatuses(rs, 200, 200), bodyHas(rs[0], `body="hello"`), bodyHas(rs[1], "GET / HTTP/1.0"))
+		},
 	},
 	{
 		name: "Expect 100-continue not read: no 100, close", closed: true, h: writeString("no"),

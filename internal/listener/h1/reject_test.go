@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,11 +31,14 @@ var rejectCases = []rejectCase{
 	{"signed Content-Length", "POST / HTTP/1.1\r\n" + host + "Content-Length: +3\r\n\r\nabc", 400, true},
 	{"negative Content-Length", "POST / HTTP/1.1\r\n" + host + "Content-Length: -1\r\n\r\n", 400, true},
 	{"overflowing Content-Length", "POST / HTTP/1.1\r\n" + host + "Content-Length: 99999999999999999999\r\n\r\n", 400, true},
+	{"Content-Length of 2^63", "POST / HTTP/1.1\r\n" + host + "Content-Length: 9223372036854775808\r\n\r\n", 400, true},
+	{"space inside Content-Length", "POST / HTTP/1.1\r\n" + host + "Content-Length: 1 0\r\n\r\nabcdefghij", 400, true},
 	{"Content-Length list", "POST / HTTP/1.1\r\n" + host + "Content-Length: 3, 3\r\n\r\nabc", 400, true},
 	{"Transfer-Encoding gzip", "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: gzip\r\n\r\n", 501, true},
 	{"Transfer-Encoding gzip, chunked", "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: gzip, chunked\r\n\r\n", 501, true},
 	{"two Transfer-Encoding fields", "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501, true},
 	{"Transfer-Encoding identity", "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: identity\r\n\r\n", 501, true},
+	{"Transfer-Encoding gzip then chunked fields", "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501, true},
 	{"chunked in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, false},
 	{"obs-fold", "GET / HTTP/1.1\r\n" + host + "X-A: b\r\n c\r\n\r\n", 400, false},
 	{"bare LF ending a field", "GET / HTTP/1.1\r\n" + host + "X-A: b\n\r\n", 400, false},
@@ -45,6 +49,9 @@ var rejectCases = []rejectCase{
 	{"DEL in a value", "GET / HTTP/1.1\r\n" + host + "X-A: b\x7fc\r\n\r\n", 400, true},
 	{"control byte in a value", "GET / HTTP/1.1\r\n" + host + "X-A: b\x01c\r\n\r\n", 400, true},
 	{"control byte in a name", "GET / HTTP/1.1\r\n" + host + "X-\x01A: b\r\n\r\n", 400, true},
+	{"bare CR in a name", "GET / HTTP/1.1\r\n" + host + "X-A\r: b\r\n\r\n", 400, true},
+	{"bare CR in the request line", "GET /\r HTTP/1.1\r\n" + host + "\r\n", 400, true},
+	{"whitespace before the first field", "GET / HTTP/1.1\r\n " + host + "\r\n", 400, true},
 	{"space before colon", "GET / HTTP/1.1\r\n" + host + "X-A : b\r\n\r\n", 400, true},
 	{"tab before colon", "GET / HTTP/1.1\r\n" + host + "X-A\t: b\r\n\r\n", 400, true},
 	{"empty name", "GET / HTTP/1.1\r\n" + host + ": b\r\n\r\n", 400, true},
@@ -150,6 +157,8 @@ func TestTruncatedBody(t *testing.T) {
 	for _, tc := range []struct{ name, send string }{
 		{"Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc"},
 		{"chunked data", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"},
+		{"chunk size line", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n1"},
+		{"trailer section", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: v\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := make(chan error, 1)
@@ -162,6 +171,13 @@ func TestTruncatedBody(t *testing.T) {
 			c.(interface{ CloseWrite() error }).CloseWrite()
 			if err := <-got; err != io.ErrUnexpectedEOF {
 				t.Errorf("got %v, want io.ErrUnexpectedEOF", err)
+			}
+			br := bufio.NewReader(c)
+			if rs, err := readResults(br, "POST"); err != nil || !rs[0].close {
+				t.Errorf("got %v %v, want a response with Connection: close", rs, err)
+			}
+			if err := closedAfter(c, br); err != nil {
+				t.Error(err)
 			}
 		})
 	}
