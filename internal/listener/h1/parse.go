@@ -77,6 +77,8 @@ const (
 	reasonCLAndTE         = "Content-Length with Transfer-Encoding"
 	reasonTE10            = "Transfer-Encoding in HTTP/1.0"
 	reasonUnsupportedTE   = "unsupported transfer encoding"
+	reasonChunkedNotLast  = "chunked is not the final transfer coding"
+	reasonChunkedTwice    = "chunked applied more than once"
 	reasonBadTrailerKey   = "bad trailer key"
 	reasonBadExpect       = "unsupported Expect"
 	reasonBadPreface      = "bad HTTP/2 preface"
@@ -98,6 +100,8 @@ type parsedHead struct {
 	chunked               bool
 	teCount               int
 	teOther               bool // a Transfer-Encoding other than exactly "chunked"
+	teChunks              int  // "chunked" codings listed
+	teLastChunked         bool // the last coding listed is "chunked"
 	connClose, keepAlive  bool
 	expectContinue        bool
 	expectOther           bool
@@ -238,8 +242,7 @@ func (ph *parsedHead) field(line string, b []byte) string {
 		return ph.contentLengthField(val)
 	case "Transfer-Encoding":
 		ph.teCount++
-		ph.chunked = ph.teCount == 1 && strings.EqualFold(val, "chunked")
-		ph.teOther = ph.teOther || !ph.chunked
+		ph.transferCodings(val)
 		return "" // reflected in Request.TransferEncoding
 	case "Connection":
 		ph.connTokens(val)
@@ -254,6 +257,30 @@ func (ph *parsedHead) field(line string, b []byte) string {
 	}
 	ph.fields = append(ph.fields, field{key, val})
 	return ""
+}
+
+// transferCodings notes the codings a Transfer-Encoding field lists; the
+// fields of a head make one list. Only a lone "chunked" is accepted: see
+// check.
+func (ph *parsedHead) transferCodings(v string) {
+	if ph.teCount == 1 && strings.EqualFold(v, "chunked") {
+		ph.chunked, ph.teChunks, ph.teLastChunked = true, 1, true
+		return
+	}
+	ph.chunked, ph.teOther = false, true
+	for {
+		t, rest, more := strings.Cut(v, ",")
+		if t = trimOWS(t); t != "" {
+			ph.teLastChunked = strings.EqualFold(t, "chunked")
+			if ph.teLastChunked {
+				ph.teChunks++
+			}
+		}
+		if !more {
+			return
+		}
+		v = rest
+	}
 }
 
 func (ph *parsedHead) contentLengthField(v string) string {
@@ -303,6 +330,11 @@ func (ph *parsedHead) check() (int, string) {
 		return http.StatusBadRequest, reasonCLAndTE
 	case ph.teCount > 0 && ph.minor == 0:
 		return http.StatusBadRequest, reasonTE10
+	case ph.teCount > 0 && !ph.teLastChunked:
+		// RFC 9112 6.3: the length cannot be known; 400, not 501.
+		return http.StatusBadRequest, reasonChunkedNotLast
+	case ph.teChunks > 1:
+		return http.StatusBadRequest, reasonChunkedTwice // RFC 9112 7
 	case ph.teOther:
 		return http.StatusNotImplemented, reasonUnsupportedTE
 	case ph.expectOther && ph.minor >= 1:
