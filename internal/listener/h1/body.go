@@ -267,7 +267,7 @@ func (b *body) readTrailers() error {
 			return errBadTrailer
 		}
 		s := string(line)
-		var ph parsedHead
+		ph := parsedHead{contentLength: -1} // a Content-Length trailer is dropped, not a conflict
 		if ph.field(s, line) != "" {
 			return errBadTrailer
 		}

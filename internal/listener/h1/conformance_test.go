@@ -144,6 +144,16 @@ var conformanceCases = []confCase{
 		},
 	},
 	{
+		name: "trailers that may not be trailers are dropped", h: echo,
+		send: "POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			"3\r\nabc\r\n0\r\nContent-Length: 99\r\nTransfer-Encoding: gzip\r\nHost: evil\r\nX-T: v\r\n\r\n" +
+			"GET /next HTTP/1.1\r\nHost: a\r\n\r\n",
+		methods: []string{"POST", "GET"},
+		check: func(rs []result) error {
+			return firstErr(bodyHas(rs[0], `host=a `, `body="abc"`, "err=<nil>", "trailer=[X-T=v]"), bodyHas(rs[1], "GET /next"))
+		},
+	},
+	{
 		name: "pipelined requests with bodies", h: echo, std: true,
 		send: "POST /1 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello" +
 			"POST /2 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n" +
