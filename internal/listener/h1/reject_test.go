@@ -76,6 +76,8 @@ var rejectCases = []rejectCase{
 	{"missing Host in HTTP/1.1", "GET / HTTP/1.1\r\n\r\n", 400, true},
 	{"two Host fields", "GET / HTTP/1.1\r\n" + host + "Host: b\r\n\r\n", 400, true},
 	{"malformed Host", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400, true},
+	{"absolute-form with an empty authority", "GET http:///x HTTP/1.1\r\n" + host + "\r\n", 400, false},
+	{"absolute-form with a bad host", "GET http://a<b/x HTTP/1.1\r\n" + host + "\r\n", 400, false},
 	{"authority-form for GET", "GET example.com:80 HTTP/1.1\r\n" + host + "\r\n", 400, false},
 	{"asterisk for GET", "GET * HTTP/1.1\r\n" + host + "\r\n", 400, false},
 	{"relative target", "GET a/b HTTP/1.1\r\n" + host + "\r\n", 400, true},

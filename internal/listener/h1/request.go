@@ -126,6 +126,11 @@ func parseTarget(method, target string, u *url.URL) bool {
 	if err != nil {
 		return false
 	}
+	if target[0] != '/' && (p.Host == "" || !allClass(p.Host, cHost)) {
+		// The authority replaces Host (RFC 9112 3.2.2): it must be there
+		// (RFC 9110 4.2.1) and valid as a Host field must be.
+		return false
+	}
 	*u = *p
 	if authority {
 		u.Scheme = ""
