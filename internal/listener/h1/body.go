@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"github.com/portico-proxy/portico/internal/httpsyntax"
 	"github.com/portico-proxy/portico/internal/listener/httpreq"
 	"io"
@@ -17,9 +18,14 @@ import (
 // (as net/http).
 const maxPostHandlerReadBytes = 256 << 10
 
+// maxOverhead bounds the chunk framing a chunked body may carry beyond
+// its data; see readChunkSize.
+const maxOverhead = 16 << 10
+
 var (
 	errBadChunk   = errors.New("h1: malformed chunked request body")
 	errBadTrailer = errors.New("h1: malformed trailer section")
+	errOverhead   = fmt.Errorf("%w: too much chunk extension data", errBadChunk)
 	errHijacked   = http.ErrHijacked
 )
 
@@ -43,6 +49,7 @@ type body struct {
 	req     *http.Request
 	mu      sync.Mutex
 	remain  int64 // Content-Length bytes or chunk bytes left
+	excess  int64 // chunk framing beyond what the data allows; see readChunkSize
 	chunked bool
 	state   uint8
 	sawEOF  bool
@@ -224,6 +231,19 @@ func (b *body) readChunkSize() (int64, error) {
 	}
 	if i < len(line) && (line[i] != ';' || httpsyntax.InvalidValueByte(line[i:]) >= 0) {
 		return 0, errBadChunk
+	}
+	// Extensions are bounded per line by the buffer and in total, as
+	// net/http does: 16 bytes of framing per chunk and twice its data are
+	// free, 16 KiB more are allowed (RFC 9112 7.1.1). Without this a body
+	// of one-byte chunks could carry ~4 KiB of extension each.
+	b.excess += int64(len(line)) + 2 - 16
+	if size >= maxOverhead {
+		b.excess = 0
+	} else {
+		b.excess = max(b.excess-2*size, 0)
+	}
+	if b.excess > maxOverhead {
+		return 0, errOverhead
 	}
 	return size, nil
 }
