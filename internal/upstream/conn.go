@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"errors"
 	"net"
-	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -42,6 +40,11 @@ type conn struct {
 	sendStep func(fd uintptr) bool
 	sent     bool
 	sendErr  error
+	// peekStep is the raw read callback of socketQuiet, made once per
+	// connection; quiet is what it found.
+	peekStep func(fd uintptr) bool
+	quiet    bool
+	peekBuf  [1]byte
 }
 
 // countingWriter is what a connection's bufio.Writer writes to: it
@@ -126,6 +129,7 @@ func (p *connPool) get(ctx context.Context, now time.Time) (*conn, error) {
 		if raw, err := tcp.SyscallConn(); err == nil {
 			c.raw = raw
 			c.sendStep = c.sendThenWait
+			c.peekStep = c.peekSocket
 		}
 	}
 	c.abort = func() { _ = nc.SetDeadline(aLongTimeAgo) }
@@ -201,14 +205,32 @@ func (p *connPool) close() {
 
 // alive reports whether the backend has not closed an idle connection: a
 // read that would block means the peer is still there; EOF, an error or
-// unexpected bytes mean it is not usable.
+// unexpected bytes (sent after the last response ended) mean it is not
+// usable.
 func (c *conn) alive() bool {
 	if c.br.Buffered() > 0 {
 		return false
 	}
-	_ = c.nc.SetReadDeadline(time.Now())
-	_, err := c.br.Peek(1)
+	// A read with a deadline already past fails before it looks at the
+	// socket, so the last exchange's deadline is lifted first, and the
+	// socket is peeked at without waiting.
 	_ = c.nc.SetReadDeadline(time.Time{})
 	c.readBy = time.Time{}
-	return errors.Is(err, os.ErrDeadlineExceeded)
+	return c.socketQuiet()
+}
+
+// socketQuiet reports whether the socket has nothing to read: no byte
+// and no end of stream. It does not wait, and reads nothing away.
+func (c *conn) socketQuiet() bool {
+	if c.peekStep == nil {
+		return true // not a TCP socket: nothing to look with
+	}
+	c.quiet = false
+	err := c.raw.Read(c.peekStep)
+	return err == nil && c.quiet
+}
+
+func (c *conn) peekSocket(fd uintptr) bool {
+	c.quiet = peekEmpty(fd, c.peekBuf[:])
+	return true // never wait
 }

@@ -297,3 +297,80 @@ func TestChunkedBodiesRelayed(t *testing.T) {
 	}
 	checkReused(t, front, conns)
 }
+
+// TestBytesBeyondTheResponseAreNotTheNextOne: what a backend sends after
+// the end of its response (a body after HEAD, 204 or 304, more than its
+// Content-Length) is neither relayed nor read as the answer to the next
+// request on that connection: the connection is closed.
+func TestBytesBeyondTheResponseAreNotTheNextOne(t *testing.T) {
+	cases := []struct {
+		name, method, answer, body string
+		status                     int
+	}{
+		{"HEAD with a body", "HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello" + smuggled, "", 200},
+		{"HEAD with a chunked body", "HEAD", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" + smuggled, "", 200},
+		{"204 with a body", "GET", "HTTP/1.1 204 No Content\r\n\r\n" + smuggled, "", 204},
+		{"204 with a length", "GET", "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello" + smuggled, "", 204},
+		{"304 with a body", "GET", "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\nhello" + smuggled, "", 304},
+		{"more than the length", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello" + smuggled, "hello", 200},
+		{"more than a long length", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 40000\r\n\r\n" + strings.Repeat("x", 40000) + smuggled, strings.Repeat("x", 40000), 200},
+		{"more than an event stream's length", "GET", "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 5\r\n\r\nhello" + smuggled, "hello", 200},
+		{"after the chunked end", "GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" + smuggled, "hello", 200},
+		// Bytes that come late, in a write of their own.
+		{"204 with a length sent late", "GET", "HTTP/1.1 204 No Content\r\nContent-Length: 4\r\n\r\n" + pause + "evil", "", 204},
+		{"204 chunked", "GET", "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n" + pause + "4\r\nevil\r\n0\r\n\r\n", "", 204},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, conns := scriptedBackend(t, map[string]string{"/bad": tc.answer})
+			front := framingFront(t, addr)
+			got := send(t, front, tc.method, "/bad")
+			if !got.complete() || got.status != tc.status || got.body != tc.body {
+				t.Fatalf("got %d %.40q (err %v %v), want %d %.40q", got.status, got.body, got.err, got.bodyErr, tc.status, tc.body)
+			}
+			time.Sleep(250 * time.Millisecond) // late bytes have arrived
+			checkNotReused(t, front, conns)
+		})
+	}
+}
+
+// TestLateBytesOnAnIdleConnectionAreCaught: bytes a backend sends on a
+// kept-alive connection after its response was complete (a HEAD body
+// written late) are found by the check before reuse, once the
+// connection has been idle long enough to be checked.
+func TestLateBytesOnAnIdleConnectionAreCaught(t *testing.T) {
+	addr, conns := scriptedBackend(t, map[string]string{
+		"/bad": "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n" + pause + smuggled,
+	})
+	front := framingFront(t, addr)
+	got := send(t, front, "HEAD", "/bad")
+	if !got.complete() || got.status != 200 {
+		t.Fatalf("got %d (err %v %v), want 200", got.status, got.err, got.bodyErr)
+	}
+	time.Sleep(probeAfter + 200*time.Millisecond)
+	checkNotReused(t, front, conns)
+}
+
+// TestBodylessAnswersKeepTheConnection: a HEAD answer with a length, a
+// 204 and a 304 with their own length are complete at their head: the
+// connection is reused and the length kept where it means something.
+func TestBodylessAnswersKeepTheConnection(t *testing.T) {
+	addr, conns := scriptedBackend(t, map[string]string{
+		"/head": "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+		"/204":  "HTTP/1.1 204 No Content\r\n\r\n",
+		"/304":  "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\nEtag: \"a\"\r\n\r\n",
+	})
+	front := framingFront(t, addr)
+	got := send(t, front, "HEAD", "/head")
+	if !got.complete() || got.status != 200 || got.header.Get("Content-Length") != "5" {
+		t.Fatalf("HEAD: got %d %v (err %v %v), want 200 with Content-Length 5", got.status, got.header, got.err, got.bodyErr)
+	}
+	checkReused(t, front, conns)
+	for _, path := range []string{"/204", "/304"} {
+		got := send(t, front, "GET", path)
+		if !got.complete() || got.status != int(path[1]-'0')*100+4 || got.body != "" {
+			t.Fatalf("%s: got %d %q (err %v %v)", path, got.status, got.body, got.err, got.bodyErr)
+		}
+		checkReused(t, front, conns)
+	}
+}

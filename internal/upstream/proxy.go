@@ -142,7 +142,9 @@ func (p *Proxy) exchange(w http.ResponseWriter, r *http.Request, b *Backend, h *
 	reusable := false
 	defer func() {
 		end = time.Now()
-		if !stop() || !reusable {
+		// Bytes read past the end of the response are none of the next
+		// request's business: a connection holding some is closed.
+		if !stop() || !reusable || c.br.Buffered() > 0 {
 			c.nc.Close()
 			return
 		}
@@ -478,13 +480,24 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, c *conn, head *res
 	}
 	w.WriteHeader(head.status)
 	if bodyless {
-		return true, !head.close, nil
+		// A 204 that announces a body (RFC 9110 forbids both fields
+		// there) may well send one: it must not be read as the next
+		// response.
+		announced := head.status == http.StatusNoContent && (head.contentLength > 0 || head.chunked)
+		return true, !head.close && !announced, nil
 	}
 	switch {
 	case head.chunked:
 		err = copyChunked(w, c)
 	case head.contentLength >= 0:
-		err = copyLength(w, c, head.contentLength, streamingType(dst))
+		var direct bool
+		direct, err = copyLength(w, c, head.contentLength, streamingType(dst))
+		// The end of a body read straight from the socket was never
+		// looked past: bytes the backend sent beyond its length wait
+		// there for the next request, unless looked for now.
+		if direct && err == nil && !c.socketQuiet() {
+			return true, false, nil
+		}
 	default: // delimited by close
 		err = copyStream(w, c.br, c.br)
 		return true, false, err
@@ -500,14 +513,16 @@ func streamingType(h http.Header) bool {
 // copyLength copies a body of known length. What the read buffer holds
 // is written first; the rest goes straight from the socket so that
 // net/http can hand it to the kernel (splice) when both ends are TCP.
-func copyLength(w http.ResponseWriter, c *conn, n int64, stream bool) error {
+// direct reports whether the rest was read from the socket, not the
+// buffer.
+func copyLength(w http.ResponseWriter, c *conn, n int64, stream bool) (direct bool, err error) {
 	if stream {
 		lr := &io.LimitedReader{R: c.br, N: n}
 		err := copyStream(w, lr, c.br)
 		if err == nil && lr.N > 0 {
 			err = io.ErrUnexpectedEOF // the backend closed before the end
 		}
-		return err
+		return false, err
 	}
 	if k := c.br.Buffered(); k > 0 {
 		if int64(k) > n {
@@ -515,13 +530,13 @@ func copyLength(w http.ResponseWriter, c *conn, n int64, stream bool) error {
 		}
 		b, _ := c.br.Peek(k)
 		if _, err := w.Write(b); err != nil {
-			return clientGone(err)
+			return false, clientGone(err)
 		}
 		_, _ = c.br.Discard(k)
 		n -= int64(k)
 	}
 	if n == 0 {
-		return nil
+		return false, nil
 	}
 	var src io.Reader = c.nc
 	if c.tcp != nil {
@@ -529,12 +544,12 @@ func copyLength(w http.ResponseWriter, c *conn, n int64, stream bool) error {
 	}
 	lr := &io.LimitedReader{R: src, N: n}
 	bufp := copyBufs.Get().(*[]byte)
-	_, err := io.CopyBuffer(w, lr, *bufp)
+	_, err = io.CopyBuffer(w, lr, *bufp)
 	copyBufs.Put(bufp)
 	if err == nil && lr.N > 0 {
 		err = io.ErrUnexpectedEOF
 	}
-	return err
+	return true, err
 }
 
 // copyChunked decodes the backend's chunked body, re-sent downstream in
