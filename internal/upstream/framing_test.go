@@ -374,3 +374,48 @@ func TestBodylessAnswersKeepTheConnection(t *testing.T) {
 		checkReused(t, front, conns)
 	}
 }
+
+// TestInterimResponses: early hints are relayed each with its own fields,
+// none of which leak into the final response; a 100 the client did not
+// ask for is dropped; a 101 to a request that asked for no upgrade is a
+// 502, never a tunnel.
+func TestInterimResponses(t *testing.T) {
+	addr, conns := scriptedBackend(t, map[string]string{
+		"/hints": "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n" +
+			"HTTP/1.1 103 Early Hints\r\nLink: </b.js>; rel=preload\r\nX-Hint: 2\r\n\r\n" +
+			"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Final: 1\r\n\r\nok",
+		"/continue":  "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+		"/switching": "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: evil\r\n\r\n" + smuggled,
+	})
+	front := framingFront(t, addr)
+
+	got := send(t, front, "GET", "/hints")
+	if !got.complete() || got.status != 200 || got.body != "ok" {
+		t.Fatalf("hints: got %d %q (err %v %v), want 200 ok", got.status, got.body, got.err, got.bodyErr)
+	}
+	if len(got.interim) != 2 {
+		t.Fatalf("hints: %d interim responses, want 2", len(got.interim))
+	}
+	if l := got.interim[0].Header.Values("Link"); len(l) != 1 || l[0] != "</a.css>; rel=preload" {
+		t.Errorf("first 103 Link %q, want </a.css> alone", l)
+	}
+	if l := got.interim[1].Header.Values("Link"); len(l) != 1 || l[0] != "</b.js>; rel=preload" {
+		t.Errorf("second 103 Link %q, want </b.js> alone", l)
+	}
+	if got.header.Get("Link") != "" || got.header.Get("X-Hint") != "" || got.header.Get("X-Final") != "1" {
+		t.Errorf("final response fields %v: the hints' fields leaked into it", got.header)
+	}
+	checkReused(t, front, conns)
+
+	got = send(t, front, "GET", "/continue")
+	if !got.complete() || got.status != 200 || got.body != "ok" || len(got.interim) != 0 {
+		t.Fatalf("unasked 100: got %d %q and %d interim (err %v %v), want 200 ok alone", got.status, got.body, len(got.interim), got.err, got.bodyErr)
+	}
+	checkReused(t, front, conns)
+
+	got = send(t, front, "GET", "/switching")
+	if got.err != nil || got.status != 502 || len(got.interim) != 0 {
+		t.Fatalf("unasked 101: got %d %q (err %v), want a 502", got.status, got.body, got.err)
+	}
+	checkNotReused(t, front, conns)
+}

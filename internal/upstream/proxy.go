@@ -5,6 +5,7 @@ import (
 	"errors"
 	"github.com/portico-proxy/portico/internal/httpsyntax"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -291,6 +292,7 @@ func (p *Proxy) roundTrip(w http.ResponseWriter, r *http.Request, c *conn, h *re
 			return false, false, err
 		}
 	}
+	var kept http.Header
 	for {
 		if err := readResponseHead(c.br, head); err != nil {
 			return false, false, err
@@ -299,8 +301,7 @@ func (p *Proxy) roundTrip(w http.ResponseWriter, r *http.Request, c *conn, h *re
 			break
 		}
 		if head.status == http.StatusEarlyHints {
-			relayHeaders(w.Header(), head)
-			w.WriteHeader(http.StatusEarlyHints)
+			relayEarlyHints(w, head, &kept)
 		}
 	}
 	h.status = head.status
@@ -424,6 +425,21 @@ func writeChunkHeader(c *conn, n int) {
 		}
 	}
 	c.bw.Write(b[i:])
+}
+
+// relayEarlyHints sends a 103 downstream with its fields. The response
+// writer sends whatever its header map holds, so the map is put back as
+// it was before the first 103 (*kept) afterwards: a hint's fields belong
+// to it alone, not to the next hint or the final response.
+func relayEarlyHints(w http.ResponseWriter, head *responseHead, kept *http.Header) {
+	dst := w.Header()
+	if *kept == nil {
+		*kept = dst.Clone()
+	}
+	relayHeaders(dst, head)
+	w.WriteHeader(http.StatusEarlyHints)
+	clear(dst)
+	maps.Copy(dst, *kept) // Clone's slices are full: an append copies them
 }
 
 // relayHeaders copies the end-to-end response fields into dst.
