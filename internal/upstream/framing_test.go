@@ -419,3 +419,24 @@ func TestInterimResponses(t *testing.T) {
 	}
 	checkNotReused(t, front, conns)
 }
+
+// TestBodyUntilClose: a response with neither a length nor chunked coding
+// is relayed to the backend's close, whole, and its connection is not
+// used again.
+func TestBodyUntilClose(t *testing.T) {
+	long := strings.Repeat("y", 50000)
+	addr, conns := scriptedBackend(t, map[string]string{
+		"/close":      "HTTP/1.1 200 OK\r\n\r\nuntil " + pause + "close\x00close",
+		"/long":       "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + long + "\x00close",
+		"/http10":     "HTTP/1.0 200 OK\r\n\r\nold\x00close",
+		"/keep-alive": "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n\r\nold\x00close",
+	})
+	front := framingFront(t, addr)
+	for path, want := range map[string]string{"/close": "until close", "/long": long, "/http10": "old", "/keep-alive": "old"} {
+		got := send(t, front, "GET", path)
+		if !got.complete() || got.status != 200 || got.body != want {
+			t.Fatalf("%s: got %d %.40q (err %v %v), want 200 %.40q", path, got.status, got.body, got.err, got.bodyErr, want)
+		}
+		checkNotReused(t, front, conns)
+	}
+}
