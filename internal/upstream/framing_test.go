@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -438,5 +439,61 @@ func TestBodyUntilClose(t *testing.T) {
 			t.Fatalf("%s: got %d %.40q (err %v %v), want 200 %.40q", path, got.status, got.body, got.err, got.bodyErr, want)
 		}
 		checkNotReused(t, front, conns)
+	}
+}
+
+// TestEarlyHintsBeforeContinue: interim responses other than 100 that a
+// backend sends while the proxy waits for its verdict on Expect:
+// 100-continue are relayed (103) or skipped, not taken as a malformed
+// answer.
+func TestEarlyHintsBeforeContinue(t *testing.T) {
+	addr := testbackend.Raw(t, func(c net.Conn, br *bufio.Reader) {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if testbackend.ReadHead(br) != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n")
+		body := make([]byte, 5)
+		if _, err := io.ReadFull(br, body); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"+string(body))
+	})
+	pool, _ := NewPool("p", PoolOptions{
+		Backends:         []BackendOptions{{URL: "http://" + addr}},
+		FirstByteTimeout: 3 * time.Second,
+		ReplayBody:       -1,
+	})
+	defer pool.Close()
+	front := newTestProxy(t, &Proxy{Pool: pool})
+	c, err := net.Dial("tcp", front.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello")
+	br := bufio.NewReader(c)
+	var interim []int
+	for {
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode < 200 {
+			interim = append(interim, res.StatusCode)
+			continue
+		}
+		body, err := io.ReadAll(res.Body)
+		if err != nil || res.StatusCode != 200 || string(body) != "hello" {
+			t.Fatalf("got %d %q (%v), want 200 hello", res.StatusCode, body, err)
+		}
+		if res.Header.Get("Link") != "" {
+			t.Errorf("the hint's Link leaked into the final response")
+		}
+		break
+	}
+	if !slices.Contains(interim, 103) {
+		t.Errorf("interim responses %v, want the 103 relayed", interim)
 	}
 }

@@ -237,11 +237,12 @@ func (p *Proxy) roundTrip(w http.ResponseWriter, r *http.Request, c *conn, h *re
 	writeRequestHead(c.bw, r, h)
 	sendBody := h.framing == bodyLength || h.framing == bodyChunked
 	head := &c.head
+	var kept http.Header // see relayEarlyHints
 	if sendBody && h.expect100 {
 		if err := c.bw.Flush(); err != nil {
 			return false, false, err
 		}
-		got, err := p.awaitContinue(c, head)
+		got, err := p.awaitContinue(w, c, head, &kept)
 		if err != nil {
 			return false, false, err
 		}
@@ -292,7 +293,6 @@ func (p *Proxy) roundTrip(w http.ResponseWriter, r *http.Request, c *conn, h *re
 			return false, false, err
 		}
 	}
-	var kept http.Header
 	for {
 		if err := readResponseHead(c.br, head); err != nil {
 			return false, false, err
@@ -340,9 +340,17 @@ func (p *Proxy) roundTrip(w http.ResponseWriter, r *http.Request, c *conn, h *re
 // awaitContinue waits briefly for the backend's answer to Expect:
 // 100-continue. got is true when the backend sent a final response
 // instead; on 100 or silence the body is sent.
-func (p *Proxy) awaitContinue(c *conn, head *responseHead) (got bool, err error) {
+func (p *Proxy) awaitContinue(w http.ResponseWriter, c *conn, head *responseHead, kept *http.Header) (got bool, err error) {
 	_ = c.nc.SetReadDeadline(time.Now().Add(time.Second))
-	err = readResponseHead(c.br, head)
+	for {
+		err = readResponseHead(c.br, head)
+		if err != nil || head.status == http.StatusContinue || head.status >= 200 || head.status == http.StatusSwitchingProtocols {
+			break
+		}
+		if head.status == http.StatusEarlyHints { // other interim answers (102) are skipped
+			relayEarlyHints(w, head, kept)
+		}
+	}
 	_ = c.nc.SetReadDeadline(time.Time{})
 	c.readBy = time.Time{}
 	switch {
