@@ -1,0 +1,237 @@
+package middleware
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/portico-proxy/portico/internal/config"
+)
+
+// serveDirect runs one request through a compress middleware built from
+// cfg around h, without a network, and returns the recorded response.
+func serveDirect(t testing.TB, c http.Handler, method string, headers ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, "/", nil)
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ": ")
+		req.Header.Add(k, v)
+	}
+	w := httptest.NewRecorder()
+	c.ServeHTTP(w, req)
+	return w
+}
+
+func mustCompress(t testing.TB, cfg config.Compress, h http.Handler) http.Handler {
+	t.Helper()
+	c, err := Compress(&cfg, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestCompressNegotiationEndToEnd: the middleware sends the coding
+// Accept-Encoding asks for (RFC 9110 12.5.3), with the route's order on
+// ties, and identity when none is acceptable. The parser's own cases are in
+// httpsyntax; these check what reaches the client.
+func TestCompressNegotiationEndToEnd(t *testing.T) {
+	page := pageHTML(8 << 10)
+	long := strings.Repeat("x-unknown-coding;q=0.5, ", 2000) + "br;q=0.1"
+	tests := []struct {
+		name, ae, want string // want: Content-Encoding, "" for identity
+	}{
+		{"gzip;q=0 refuses gzip", "gzip;q=0", ""},
+		{"gzip;q=0 with br", "gzip;q=0, br", "br"},
+		{"star;q=0 alone", "*;q=0", ""},
+		{"star;q=0 with gzip", "*;q=0, gzip;q=0.2", "gzip"},
+		{"identity;q=0 and nothing offered", "identity;q=0, compress", ""},
+		{"star gives the route's first", "*", "zstd"},
+		{"star excluded but named wins", "zstd;q=0, *", "br"},
+		{"upper case", "GZIP", "gzip"},
+		{"whitespace", " gzip ;  q=0.5 ,\tbr ; q=0.4 ", "gzip"},
+		{"malformed q skips element", "zstd;q=high, gzip", "gzip"},
+		{"q above 1 skips element", "br;q=1.5, gzip;q=0.1", "gzip"},
+		{"best q wins", "zstd;q=0.2, br;q=0.3, gzip;q=0.9", "gzip"},
+		{"tie goes to the route's order", "gzip;q=0.7, br;q=0.7, zstd;q=0.7", "zstd"},
+		{"very long field", long, "br"},
+	}
+	c := mustCompress(t, config.Compress{}, fixed(page, "text/html", true))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := serveDirect(t, c, "GET", "Accept-Encoding: "+tt.ae)
+			if got := w.Header().Get("Content-Encoding"); got != tt.want {
+				t.Fatalf("Content-Encoding: got %q, want %q", got, tt.want)
+			}
+			if got := decodeAll(t, tt.want, w.Body.Bytes()); !bytes.Equal(got, page) {
+				t.Fatalf("body: got %d bytes, want the %d original", len(got), len(page))
+			}
+		})
+	}
+}
+
+// TestCompressLeavesUntouched: responses that must not be re-encoded go
+// through byte for byte with their own headers.
+func TestCompressLeavesUntouched(t *testing.T) {
+	page := pageHTML(8 << 10)
+	status := func(code int, extra ...string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Header().Set("Etag", `"x"`)
+			for _, e := range extra {
+				k, v, _ := strings.Cut(e, ": ")
+				w.Header().Add(k, v)
+			}
+			w.WriteHeader(code)
+			if code != 204 && code != 304 {
+				w.Write(page)
+			}
+		})
+	}
+	tests := []struct {
+		name string
+		h    http.Handler
+		code int
+	}{
+		{"Content-Encoding br from the backend", fixed(page, "text/html", true, "Content-Encoding: br"), 200},
+		{"Content-Encoding without length", fixed(page, "text/html", false, "Content-Encoding: deflate"), 200},
+		{"416 with Content-Range", status(416, "Content-Range: bytes */8192"), 416},
+		{"200 with Content-Range", status(200, "Content-Range: bytes 0-8191/8192"), 200},
+		{"206", status(206), 206},
+		{"204", status(204), 204},
+		{"no-transform", status(200, "Cache-Control: no-transform"), 200},
+		{"No-Transform upper case among others", status(200, "Cache-Control: max-age=60,NO-TRANSFORM"), 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustCompress(t, config.Compress{}, tt.h)
+			w := serveDirect(t, c, "GET", "Accept-Encoding: gzip, br, zstd")
+			if w.Code != tt.code {
+				t.Fatalf("status %d, want %d", w.Code, tt.code)
+			}
+			if ce := w.Header().Get("Content-Encoding"); ce != "" && ce != "br" && ce != "deflate" {
+				t.Errorf("Content-Encoding: got %q", ce)
+			}
+			if et := w.Header().Get("Etag"); et == `W/"x"` {
+				t.Errorf("ETag weakened on an untouched response")
+			}
+			if tt.code == 204 {
+				if w.Body.Len() != 0 {
+					t.Errorf("204 got %d body bytes", w.Body.Len())
+				}
+				return
+			}
+			if !bytes.Equal(w.Body.Bytes(), page) {
+				t.Errorf("body changed: %d bytes, want the %d sent", w.Body.Len(), len(page))
+			}
+		})
+	}
+}
+
+// TestCompressRangeRequestFullAnswer: a server may ignore Range (RFC 9110
+// 14.2); a 200 to a Range request is a whole representation, compressed
+// as any other, and its Accept-Ranges goes with the encoding.
+func TestCompressRangeRequestFullAnswer(t *testing.T) {
+	page := pageHTML(8 << 10)
+	c := mustCompress(t, config.Compress{}, fixed(page, "text/html", true))
+	w := serveDirect(t, c, "GET", "Accept-Encoding: gzip", "Range: bytes=0-99")
+	if w.Code != 200 || w.Header().Get("Content-Encoding") != "gzip" || !bytes.Equal(decodeAll(t, "gzip", w.Body.Bytes()), page) {
+		t.Fatalf("got %d %q", w.Code, w.Header().Get("Content-Encoding"))
+	}
+}
+
+// TestCompressVaryAndAcceptRanges: Vary: Accept-Encoding is added once and
+// never next to "*"; Accept-Ranges stays on identity responses only.
+func TestCompressVaryAndAcceptRanges(t *testing.T) {
+	page := pageHTML(8 << 10)
+	tests := []struct {
+		name, vary, wantVary, ae string
+	}{
+		{"star", "*", "*", "gzip"},
+		{"star among others", "Origin, *", "Origin, *", "gzip"},
+		{"two lines, one has it", "Origin|Accept-Encoding", "Origin, Accept-Encoding", "gzip"},
+		{"identity keeps Vary", "Origin", "Origin, Accept-Encoding", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var extra []string
+			for _, v := range strings.Split(tt.vary, "|") {
+				extra = append(extra, "Vary: "+v)
+			}
+			extra = append(extra, "Accept-Ranges: bytes")
+			c := mustCompress(t, config.Compress{}, fixed(page, "text/html", true, extra...))
+			var hdr []string
+			if tt.ae != "" {
+				hdr = append(hdr, "Accept-Encoding: "+tt.ae)
+			}
+			w := serveDirect(t, c, "GET", hdr...)
+			if got := strings.Join(w.Header().Values("Vary"), ", "); got != tt.wantVary {
+				t.Errorf("Vary: got %q, want %q", got, tt.wantVary)
+			}
+			encoded := w.Header().Get("Content-Encoding") != ""
+			if ar := w.Header().Get("Accept-Ranges"); (ar == "") != encoded {
+				t.Errorf("Accept-Ranges %q on a response encoded=%v", ar, encoded)
+			}
+		})
+	}
+}
+
+// TestCompressSmallPassesByteForByte: a body under min_size, or of a type
+// not listed, reaches the client as written, however it was written.
+func TestCompressSmallPassesByteForByte(t *testing.T) {
+	small := pageHTML(900)
+	big := bytes.Repeat([]byte{0x89, 'P', 'N', 'G', 0}, 4000)
+	pieces := func(body []byte, ct string, flush bool) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", ct)
+			for i := 0; i < len(body); i += 3 {
+				w.Write(body[i:min(i+3, len(body))])
+				if flush && i%300 == 0 {
+					w.(http.Flusher).Flush()
+				}
+			}
+		})
+	}
+	tests := []struct {
+		name string
+		h    http.Handler
+		body []byte
+	}{
+		{"small in 3-byte writes", pieces(small, "text/html", false), small},
+		{"unlisted type in 3-byte writes", pieces(big, "image/png", false), big},
+		{"unlisted type with flushes", pieces(big, "image/png", true), big},
+		{"unlisted ReadFrom, no length", copyHandler(big, "image/png", ""), big},
+		{"empty body", pieces(nil, "text/html", false), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustCompress(t, config.Compress{}, tt.h)
+			w := serveDirect(t, c, "GET", "Accept-Encoding: gzip, br, zstd")
+			if ce := w.Header().Get("Content-Encoding"); ce != "" {
+				t.Fatalf("Content-Encoding %q, want identity", ce)
+			}
+			if !bytes.Equal(w.Body.Bytes(), tt.body) {
+				t.Fatalf("body: %d bytes, want the %d written", w.Body.Len(), len(tt.body))
+			}
+		})
+	}
+}
+
+// copyHandler sends body through the writer's ReadFrom, as static files
+// do, with the given Content-Length ("" for none).
+func copyHandler(body []byte, ct, length string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", ct)
+		if length != "" {
+			w.Header().Set("Content-Length", length)
+		}
+		n, err := w.(io.ReaderFrom).ReadFrom(bytes.NewReader(body))
+		if n != int64(len(body)) || err != nil {
+			panic(fmt.Sprintf("ReadFrom returned %d, %v for %d bytes", n, err, len(body)))
+		}
+	})
+}
