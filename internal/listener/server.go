@@ -61,6 +61,9 @@ type Server struct {
 	tlsParts
 	stop     chan struct{} // ends the file watch, ticket rotation and stapling
 	stopOnce sync.Once
+	// subjectHdrs caches, per generation, the client subject header names
+	// of every listener in its config (see clientHeaders).
+	subjectHdrs atomic.Pointer[subjectHeaders]
 }
 
 // New binds the listener's address at once, so a busy port is reported
@@ -199,12 +202,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // ServeHTTP applies the per-request guards and hands the request to the
 // current generation.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s.beforeRoute(w, r) {
+	gen := s.cur.Load()
+	if s.beforeRoute(w, r, gen) {
 		return
 	}
 	if r.ProtoMajor <= 2 {
 		// Portico's engines enforced the limits and body deadlines.
-		s.cur.Load().Handler(s.key).ServeHTTP(w, r)
+		gen.Handler(s.key).ServeHTTP(w, r)
 		return
 	}
 	if s.maxHdr > 0 && fieldCount(r.Header) > s.maxHdr {
@@ -214,7 +218,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if idle := s.cfg.Limits.ReadIdleTimeout; idle > 0 && r.ContentLength != 0 && r.Body != http.NoBody {
 		r.Body = &idleBody{ReadCloser: r.Body, rc: http.NewResponseController(w), idle: idle}
 	}
-	s.cur.Load().Handler(s.key).ServeHTTP(w, r)
+	gen.Handler(s.key).ServeHTTP(w, r)
 }
 
 func fieldCount(h http.Header) int {

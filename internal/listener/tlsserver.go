@@ -5,11 +5,13 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/router"
 )
 
 // Options are the parts of a listener that the process, not the listener
@@ -171,9 +173,9 @@ func isALPNChallenge(hello *tls.ClientHelloInfo) bool {
 // beforeRoute does the listener's own per-request work: the client
 // subject header, ACME HTTP-01, the https redirect and Alt-Svc. It
 // reports whether it answered the request.
-func (s *Server) beforeRoute(w http.ResponseWriter, r *http.Request) bool {
+func (s *Server) beforeRoute(w http.ResponseWriter, r *http.Request, gen *router.Generation) bool {
 	// Clients must not be able to claim a certificate they did not show.
-	delete(r.Header, s.clientHdr)
+	stripClientHeaders(r.Header, s.clientHeaders(gen))
 	if r.TLS != nil {
 		if len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
 			r.Header[s.clientHdr] = []string{r.TLS.VerifiedChains[0][0].Subject.String()}
@@ -191,6 +193,85 @@ func (s *Server) beforeRoute(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	return false
+}
+
+// subjectHeaders are the client subject header names of a generation.
+type subjectHeaders struct {
+	gen   *router.Generation
+	names []string
+}
+
+// clientHeaders returns the names to strip from every request: this
+// listener's, the default, and those of every other listener in gen's
+// config, since a plain listener's routes may lead to the backends that
+// trust another listener's header.
+func (s *Server) clientHeaders(gen *router.Generation) []string {
+	if c := s.subjectHdrs.Load(); c != nil && c.gen == gen {
+		return c.names
+	}
+	names := []string{s.clientHdr}
+	add := func(n string) {
+		if n = http.CanonicalHeaderKey(n); !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	add(config.DefaultClientSubject)
+	if gen != nil && gen.Config != nil {
+		for _, l := range gen.Config.Listeners {
+			if l.TLS != nil && l.TLS.ClientAuth != nil && l.TLS.ClientAuth.Header != "" {
+				add(l.TLS.ClientAuth.Header)
+			}
+		}
+	}
+	s.subjectHdrs.Store(&subjectHeaders{gen: gen, names: names})
+	return names
+}
+
+// stripClientHeaders removes every field named as one of names (all
+// canonical), and those that differ only by '_' for '-': CGI-style
+// gateways (WSGI, Rack, PHP) turn both into the same HTTP_X_... variable.
+func stripClientHeaders(h http.Header, names []string) {
+	for _, n := range names {
+		delete(h, n)
+	}
+	for k := range h {
+		if strings.IndexByte(k, '_') < 0 {
+			continue
+		}
+		for _, n := range names {
+			if sameFieldName(k, n) {
+				delete(h, k)
+				break
+			}
+		}
+	}
+}
+
+// sameFieldName compares field names ignoring ASCII case and treating
+// '_' and '-' alike.
+func sameFieldName(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == '_' {
+			x = '-'
+		}
+		if y == '_' {
+			y = '-'
+		}
+		if x >= 'A' && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if y >= 'A' && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // redirectToHTTPS answers with 308, which keeps the method and body.
