@@ -271,18 +271,56 @@ func (cw *compressWriter) ReadFrom(src io.Reader) (int64, error) {
 	if cw.status == 0 {
 		cw.WriteHeader(http.StatusOK)
 	}
+	var held int64
 	if cw.state == undecided {
-		cw.decide(0, false) // a source of unknown length is a stream
-		if err := cw.drain(); err != nil {
-			return 0, err
+		if ok, _ := cw.eligible(cw.Header()); ok && cw.coding != httpsyntax.Identity && !cw.force {
+			// Only the size is left to decide: read up to min_size, as
+			// Write would hold it, so a small body stays identity.
+			n, err := cw.hold(src)
+			if err != nil || cw.state == undecided {
+				return n, err // the end came first: finish decides
+			}
+			held = n
+		} else {
+			cw.decide(0, false) // identity either way, or forced
+			if err := cw.drain(); err != nil {
+				return 0, err
+			}
 		}
 	}
 	if cw.state == passing {
-		return readFromUnder(cw.ResponseWriter, src)
+		n, err := readFromUnder(cw.ResponseWriter, src)
+		return held + n, err
 	}
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
-	return io.CopyBuffer(encoderInput{cw}, src, *bp)
+	n, err := io.CopyBuffer(encoderInput{cw}, src, *bp)
+	return held + n, err
+}
+
+// hold reads src into the held-back buffer until it reaches min_size,
+// then decides and sends it, or until src ends (still undecided).
+func (cw *compressWriter) hold(src io.Reader) (int64, error) {
+	if cw.buf == nil {
+		cw.buf = cw.c.bufs.Get().(*[]byte)
+	}
+	var total int64
+	for {
+		b := *cw.buf
+		if len(b) >= cw.c.minBuf {
+			cw.decide(0, false)
+			return total, cw.drain()
+		}
+		n, err := src.Read(b[len(b):cw.c.minBuf])
+		*cw.buf = b[:len(b)+n]
+		total += int64(n)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // encoderInput is the compressWriter's encoder as a plain io.Writer, so

@@ -204,6 +204,7 @@ func TestCompressSmallPassesByteForByte(t *testing.T) {
 		{"small in 3-byte writes", pieces(small, "text/html", false), small},
 		{"unlisted type in 3-byte writes", pieces(big, "image/png", false), big},
 		{"unlisted type with flushes", pieces(big, "image/png", true), big},
+		{"small ReadFrom, no length", copyHandler(small, "text/html", ""), small},
 		{"unlisted ReadFrom, no length", copyHandler(big, "image/png", ""), big},
 		{"empty body", pieces(nil, "text/html", false), nil},
 	}
@@ -218,6 +219,27 @@ func TestCompressSmallPassesByteForByte(t *testing.T) {
 				t.Fatalf("body: %d bytes, want the %d written", w.Body.Len(), len(tt.body))
 			}
 		})
+	}
+}
+
+// TestCompressReadFromUnknownLength: a source read with ReadFrom and no
+// Content-Length is held back up to min_size like written bytes: large ones
+// are compressed whole, small ones (above) are not.
+func TestCompressReadFromUnknownLength(t *testing.T) {
+	for _, size := range []int{1023, 1024, 5000, 200 << 10} {
+		page := pageHTML(size)
+		c := mustCompress(t, config.Compress{}, copyHandler(page, "text/html", ""))
+		w := serveDirect(t, c, "GET", "Accept-Encoding: gzip")
+		want := ""
+		if size >= 1024 {
+			want = "gzip"
+		}
+		if ce := w.Header().Get("Content-Encoding"); ce != want {
+			t.Fatalf("%d bytes: Content-Encoding %q, want %q", size, ce, want)
+		}
+		if got := decodeAll(t, want, w.Body.Bytes()); !bytes.Equal(got, page) {
+			t.Fatalf("%d bytes: decoded %d", size, len(got))
+		}
 	}
 }
 
