@@ -140,6 +140,7 @@ func (cw *compressWriter) decide(size int64, known bool) {
 			weakenETag(h) // as the 200 it confirms carried it
 		} else {
 			cw.state = encoding
+			addVaryAE(h) // also for an unlisted type sent encoded for identity;q=0
 			delete(h, "Content-Length")
 			delete(h, "Accept-Ranges") // ranges of the encoded bytes are not offered
 			h["Content-Encoding"] = codingValues[cw.coding]

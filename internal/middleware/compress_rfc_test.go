@@ -257,3 +257,18 @@ func copyHandler(body []byte, ct, length string) http.Handler {
 		}
 	})
 }
+
+// TestCompressForcedAddsVary: identity;q=0 gets an unlisted type
+// compressed; that response depends on Accept-Encoding, so it must say so,
+// or a shared cache hands the encoded body to clients that never asked.
+func TestCompressForcedAddsVary(t *testing.T) {
+	body := bytes.Repeat([]byte("binary-ish payload "), 500)
+	c := mustCompress(t, config.Compress{}, fixed(body, "application/octet-stream", true, "Vary: Origin"))
+	w := serveDirect(t, c, "GET", "Accept-Encoding: gzip, identity;q=0")
+	if w.Header().Get("Content-Encoding") != "gzip" || !bytes.Equal(decodeAll(t, "gzip", w.Body.Bytes()), body) {
+		t.Fatalf("got Content-Encoding %q, want gzip", w.Header().Get("Content-Encoding"))
+	}
+	if got := strings.Join(w.Header().Values("Vary"), ", "); got != "Origin, Accept-Encoding" {
+		t.Errorf("Vary: got %q, want %q", got, "Origin, Accept-Encoding")
+	}
+}
