@@ -146,7 +146,7 @@ func (m *acmeManager) handles(hello *tls.ClientHelloInfo) bool {
 	if len(hello.SupportedProtos) == 1 && hello.SupportedProtos[0] == acmeTLS1 {
 		return true
 	}
-	name := lowerASCII(hello.ServerName)
+	name := sniName(hello.ServerName)
 	for _, d := range m.domains {
 		if d == name {
 			return true

@@ -342,7 +342,7 @@ func hostLabel(s string) bool {
 // the client can use wins (ECDSA first).
 func (s *CertStore) certFor(hello *tls.ClientHelloInfo) *tls.Certificate {
 	t := s.table.Load()
-	cs := t.lookup(lowerASCII(hello.ServerName))
+	cs := t.lookup(sniName(hello.ServerName))
 	if cs == nil {
 		cs = t.def
 	}
@@ -352,7 +352,7 @@ func (s *CertStore) certFor(hello *tls.ClientHelloInfo) *tls.Certificate {
 // has reports whether the store has a certificate for name (exact or
 // wildcard), without falling back to the default.
 func (s *CertStore) has(name string) bool {
-	return s.table.Load().lookup(lowerASCII(name)) != nil
+	return s.table.Load().lookup(sniName(name)) != nil
 }
 
 func pick(hello *tls.ClientHelloInfo, cs []*tls.Certificate) *tls.Certificate {
@@ -377,6 +377,17 @@ func lowerASCII(s string) string {
 		if c := s[i]; c >= 'A' && c <= 'Z' {
 			return strings.ToLower(s)
 		}
+	}
+	return s
+}
+
+// sniName is a server name as the index holds names: lowercase, without
+// the one trailing dot of a fully qualified name. crypto/tls refuses such
+// a name in a ClientHello, but lookups do not rely on it.
+func sniName(s string) string {
+	s = lowerASCII(s)
+	if n := len(s); n > 1 && s[n-1] == '.' {
+		s = s[:n-1]
 	}
 	return s
 }
