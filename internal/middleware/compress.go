@@ -104,7 +104,7 @@ type compressWriter struct {
 	c      *compressor
 	coding httpsyntax.Coding // negotiated; Identity when none is accepted
 	force  bool              // identity;q=0: compress whatever may be
-	head   bool              // HEAD: headers as for GET, no body
+	head   bool              // HEAD: headers as for GET (body bytes held to decide, then dropped), no body
 	state  cwState
 	status int // 0 until the handler set it
 	buf    *[]byte
@@ -121,7 +121,7 @@ func (cw *compressWriter) WriteHeader(code int) {
 		return
 	}
 	cw.status = code
-	if n, ok := declaredLength(cw.Header()); ok || !bodyAllowed(code) || cw.head {
+	if n, ok := declaredLength(cw.Header()); ok || !bodyAllowed(code) {
 		cw.decide(n, ok)
 	}
 }
@@ -364,12 +364,17 @@ func (cw *compressWriter) finish() {
 		return // nothing written; the server sends its default
 	}
 	if cw.state == undecided {
+		if cw.buf == nil && cw.head {
+			// A HEAD handler that wrote no body: its length is as unknown
+			// as a stream's, and decided the same way.
+			cw.decide(0, false)
+			return
+		}
 		n := 0
 		if cw.buf != nil {
 			n = len(*cw.buf)
-		}
-		if cw.buf != nil && !cw.head {
-			// Known now: say so, so the decision and the framing agree.
+			// Known now: say so, so the decision and the framing agree
+			// (and a HEAD says what its GET would).
 			cw.Header()["Content-Length"] = []string{strconv.Itoa(n)}
 		}
 		cw.decide(int64(n), true)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/listener/h1/h1test"
 )
 
 // serveDirect runs one request through a compress middleware built from
@@ -270,5 +271,53 @@ func TestCompressForcedAddsVary(t *testing.T) {
 	}
 	if got := strings.Join(w.Header().Values("Vary"), ", "); got != "Origin, Accept-Encoding" {
 		t.Errorf("Vary: got %q, want %q", got, "Origin, Accept-Encoding")
+	}
+}
+
+// TestCompressHEADMatchesGET: a HEAD answer carries the header fields a
+// GET would (RFC 9110 9.3.2), whether the handler declares a length,
+// writes the body (discarded by the server) or writes nothing.
+func TestCompressHEADMatchesGET(t *testing.T) {
+	small, big := pageHTML(500), pageHTML(8<<10)
+	headerOnly := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(200)
+		if r.Method != "HEAD" {
+			w.Write(big)
+		}
+	})
+	tests := []struct {
+		name string
+		h    http.Handler
+	}{
+		{"small, length", fixed(small, "text/html", true)},
+		{"small, no length", fixed(small, "text/html", false)},
+		{"big, length", fixed(big, "text/html", true)},
+		{"big, no length", fixed(big, "text/html", false)},
+		{"small ReadFrom, no length", copyHandler(small, "text/html", "")},
+		{"big ReadFrom, no length", copyHandler(big, "text/html", "")},
+		{"HEAD writes nothing", headerOnly},
+	}
+	fields := []string{"Content-Encoding", "Content-Length", "Vary", "Etag", "Accept-Ranges"}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustCompress(t, config.Compress{}, tt.h)
+			get := serveDirect(t, c, "GET", "Accept-Encoding: gzip")
+			head := serveDirect(t, c, "HEAD", "Accept-Encoding: gzip")
+			for _, f := range fields {
+				if f == "Content-Length" && get.Header().Get(f) == "" {
+					continue // computed by the server for a GET that ends early
+				}
+				if g, h := get.Header().Values(f), head.Header().Values(f); strings.Join(g, ",") != strings.Join(h, ",") {
+					t.Errorf("%s: GET %q, HEAD %q", f, g, h)
+				}
+			}
+			url := h1test.Serve(t, c) // and through the engine, which frames HEAD itself
+			gres, _ := fetch(t, "GET", url, "Accept-Encoding: gzip")
+			hres, hbody := fetch(t, "HEAD", url, "Accept-Encoding: gzip")
+			if g, h := gres.Header.Get("Content-Encoding"), hres.Header.Get("Content-Encoding"); g != h || len(hbody) != 0 {
+				t.Errorf("engine: GET Content-Encoding %q, HEAD %q with %d body bytes", g, h, len(hbody))
+			}
+		})
 	}
 }
