@@ -121,6 +121,9 @@ func loadFileCert(p config.CertPair) (*fileCert, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tls: key %s: %w", p.Key, err)
 	}
+	if afterCertRead != nil {
+		afterCertRead(p)
+	}
 	if encryptedPEM(keyPEM) {
 		return nil, fmt.Errorf("tls: key %s is encrypted; Portico needs an unencrypted key file (decrypt it with `openssl pkey -in %s -out NEW.pem` and protect it with file permissions)", p.Key, p.Key)
 	}
@@ -135,6 +138,10 @@ func loadFileCert(p config.CertPair) (*fileCert, error) {
 	}
 	return &fileCert{pair: p, cert: &cert, stamp: stamp}, nil
 }
+
+// afterCertRead, when set (by tests), runs between reading a pair's files
+// and parsing them.
+var afterCertRead func(config.CertPair)
 
 // encryptedPEM reports a PKCS#8 encrypted key or a legacy one with a
 // Proc-Type: 4,ENCRYPTED header.
@@ -171,14 +178,16 @@ func (s *CertStore) Reload(pairs []config.CertPair) error {
 				continue
 			}
 		}
+		// The state of the files before they are read: one that changes
+		// while a failed load reads them is tried again at the next poll.
+		before, _ := stampOf(p)
 		fc, err := loadFileCert(p)
 		if err != nil {
 			errs = append(errs, err)
 			if prev != nil {
 				// Keep serving the old certificate; the watch retries
 				// when the files change again.
-				st, _ := stampOf(p)
-				prev.failed = &st
+				prev.failed = &before
 				next = append(next, prev)
 				s.log.Error("tls: certificate reload failed; keeping the old certificate",
 					"listener", s.listener, "cert", p.Cert, "err", err.Error())
