@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/portico-proxy/portico/internal/config"
@@ -70,6 +71,7 @@ func (c *compressor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cw.coding = a.Choose(c.prefs)
 	cw.force = !a.IdentityAllowed()
 	cw.head = r.Method == http.MethodHead
+	cw.inm = r.Header["If-None-Match"]
 	defer c.release(cw)
 	c.next.ServeHTTP(cw, r)
 	cw.finish()
@@ -105,6 +107,7 @@ type compressWriter struct {
 	coding httpsyntax.Coding // negotiated; Identity when none is accepted
 	force  bool              // identity;q=0: compress whatever may be
 	head   bool              // HEAD: headers as for GET (body bytes held to decide, then dropped), no body
+	inm    []string          // the request's If-None-Match, for a 304's ETag
 	state  cwState
 	status int // 0 until the handler set it
 	buf    *[]byte
@@ -135,6 +138,20 @@ func (cw *compressWriter) decide(size int64, known bool) {
 		addVaryAE(h)
 	}
 	cw.state = passing
+	if cw.status == http.StatusNotModified && cw.coding != httpsyntax.Identity {
+		// The ETag the client holds says which variant the 304 confirms,
+		// even when the 304 has no Content-Type to judge by.
+		if et := h["Etag"]; len(et) == 1 && len(et[0]) > 0 && et[0][0] == '"' {
+			switch weak, strong := listedETag(cw.inm, et[0]); {
+			case weak:
+				addVaryAE(h)
+				weakenETag(h)
+				eligible = false
+			case strong:
+				eligible = false // the identity variant: its tag as it is
+			}
+		}
+	}
 	if eligible && cw.coding != httpsyntax.Identity && (!known || size >= int64(cw.c.minSize) || cw.force) {
 		if cw.status == http.StatusNotModified {
 			weakenETag(h) // as the 200 it confirms carried it
@@ -196,6 +213,47 @@ func weakenETag(h http.Header) {
 	if et := h["Etag"]; len(et) == 1 && len(et[0]) > 0 && et[0][0] == '"' {
 		h["Etag"] = []string{"W/" + et[0]}
 	}
+}
+
+// listedETag reports whether an If-None-Match field lists the strong tag
+// opaque in its weak form (W/"x", as on an encoded variant) or as it is.
+func listedETag(lines []string, opaque string) (weak, strong bool) {
+	for _, line := range lines {
+		for line != "" {
+			var elem string
+			elem, line = cutETag(line)
+			switch {
+			case len(elem) == len(opaque)+2 && elem[:2] == "W/" && elem[2:] == opaque:
+				weak = true
+			case elem == opaque:
+				strong = true
+			}
+		}
+	}
+	return weak, strong
+}
+
+// cutETag splits off the first element of an entity-tag list: a quoted
+// tag (which may hold commas) with its W/, or anything up to a comma.
+func cutETag(s string) (elem, rest string) {
+	s = httpsyntax.TrimOWS(s)
+	i := 0
+	if strings.HasPrefix(s, "W/") {
+		i = 2
+	}
+	if i < len(s) && s[i] == '"' {
+		if j := strings.IndexByte(s[i+1:], '"'); j >= 0 {
+			elem, rest = s[:i+j+2], s[i+j+2:]
+			rest = httpsyntax.TrimOWS(rest)
+			if rest != "" && rest[0] == ',' {
+				rest = rest[1:]
+			}
+			return elem, rest
+		}
+		return s, ""
+	}
+	elem, rest, _ = strings.Cut(s, ",")
+	return httpsyntax.TrimOWS(elem), rest
 }
 
 func declaredLength(h http.Header) (int64, bool) {

@@ -321,3 +321,44 @@ func TestCompressHEADMatchesGET(t *testing.T) {
 		})
 	}
 }
+
+// TestCompress304WithoutTypeWeakensAsTheClientHolds: a 304 often comes
+// without Content-Type (the cache layer drops it, as do many backends).
+// Its ETag must be the one the client holds: W/"x" when the client has
+// the encoded variant, "x" when it has the identity one; else a cache
+// updating on the 304 pairs a strong tag with an encoded body.
+func TestCompress304WithoutTypeWeakensAsTheClientHolds(t *testing.T) {
+	const weak, strong, vary = `W/"x,1"`, `"x,1"`, "Accept-Encoding"
+	tests := []struct{ ct, inm, ae, want, vary string }{
+		{"", weak, "gzip", weak, vary},
+		{"", `"a", ` + weak, "br", weak, vary},
+		{"", `W/"x", ` + strong, "gzip", strong, ""},
+		{"", strong, "gzip", strong, ""},
+		{"", weak, "", strong, ""}, // no coding acceptable: it cannot hold an encoded variant
+		{"", `*`, "gzip", strong, ""},
+		{"", `W/`, "gzip", strong, ""},
+		{"text/html", weak, "gzip", weak, vary},
+		{"text/html", strong, "gzip", strong, vary}, // it holds the identity variant (a small body)
+		{"text/html", `*`, "gzip", weak, vary},      // neither listed: judged by type, as before
+	}
+	for _, tt := range tests {
+		nm := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if tt.ct != "" {
+				w.Header().Set("Content-Type", tt.ct)
+			}
+			w.Header().Set("Etag", strong)
+			w.WriteHeader(http.StatusNotModified)
+		})
+		hdr := []string{"If-None-Match: " + tt.inm}
+		if tt.ae != "" {
+			hdr = append(hdr, "Accept-Encoding: "+tt.ae)
+		}
+		w := serveDirect(t, mustCompress(t, config.Compress{}, nm), "GET", hdr...)
+		if w.Code != 304 || w.Header().Get("Etag") != tt.want || w.Header().Get("Content-Encoding") != "" ||
+			w.Header().Get("Vary") != tt.vary {
+			t.Errorf("type %q, If-None-Match %s, AE %q: got %d ETag %s CE %q Vary %q, want 304 ETag %s Vary %q",
+				tt.ct, tt.inm, tt.ae, w.Code, w.Header().Get("Etag"), w.Header().Get("Content-Encoding"),
+				w.Header().Get("Vary"), tt.want, tt.vary)
+		}
+	}
+}
