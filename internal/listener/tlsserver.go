@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -276,23 +277,56 @@ func sameFieldName(a, b string) bool {
 
 // redirectToHTTPS answers with 308, which keeps the method and body.
 func redirectToHTTPS(w http.ResponseWriter, r *http.Request, port string) {
-	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-		if strings.IndexByte(h, ':') >= 0 { // IPv6: brackets again
-			host = "[" + h + "]"
-		}
-	}
-	if host == "" {
-		http.Error(w, "Bad Request: no Host", http.StatusBadRequest)
+	host, ok := redirectHost(r.Host)
+	if !ok {
+		http.Error(w, "Bad Request: malformed Host", http.StatusBadRequest)
 		return
 	}
 	uri := r.RequestURI
 	if uri == "" || uri[0] != '/' {
 		uri = r.URL.RequestURI()
 	}
+	if uri == "" || uri[0] != '/' { // OPTIONS *
+		uri = "/"
+	}
 	w.Header().Set("Location", "https://"+host+port+uri)
 	w.WriteHeader(http.StatusPermanentRedirect)
+}
+
+// redirectHost is the host of a Host field value without its port, for
+// a Location: a name or IPv4 address of letters, digits, '-', '.', '_'
+// and '~', or an IPv6 address in brackets. Anything else (a path,
+// userinfo, an unbracketed IPv6 address, control bytes) would let the
+// field point the redirect at another place, and is refused. Only HTTP/2
+// requests without :authority reach here with a Host the engine did not
+// check.
+func redirectHost(hostport string) (string, bool) {
+	host := hostport
+	if i := strings.LastIndexByte(hostport, ':'); i >= 0 && !strings.HasSuffix(hostport, "]") {
+		h, _, err := net.SplitHostPort(hostport)
+		if err != nil {
+			return "", false
+		}
+		host = h
+		if strings.IndexByte(h, ':') >= 0 { // IPv6: brackets again
+			host = "[" + h + "]"
+		}
+	}
+	if inner, ok := strings.CutPrefix(host, "["); ok {
+		inner, ok = strings.CutSuffix(inner, "]")
+		ip, err := netip.ParseAddr(inner)
+		return host, ok && err == nil && ip.Is6()
+	}
+	if host == "" {
+		return "", false
+	}
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return "", false
+		}
+	}
+	return host, true
 }
 
 // ReloadTLS applies new certificate files to a running listener; other
