@@ -92,7 +92,8 @@ func rawRequest(t *testing.T, addr string, conf *tls.Config, req string) (int, s
 	if _, err := io.WriteString(c, req); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	method, _, _ := strings.Cut(req, " ")
+	resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method})
 	if err != nil {
 		t.Fatal(err)
 	}
