@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -359,6 +360,93 @@ func TestCompress304WithoutTypeWeakensAsTheClientHolds(t *testing.T) {
 			t.Errorf("type %q, If-None-Match %s, AE %q: got %d ETag %s CE %q Vary %q, want 304 ETag %s Vary %q",
 				tt.ct, tt.inm, tt.ae, w.Code, w.Header().Get("Etag"), w.Header().Get("Content-Encoding"),
 				w.Header().Get("Vary"), tt.want, tt.vary)
+		}
+	}
+}
+
+// TestCompressAbortLeavesPoolsClean: a handler that panics with
+// http.ErrAbortHandler mid-body leaves the client with a body that does
+// not decode as complete, and the encoder it held serves the next
+// responses correctly.
+func TestCompressAbortLeavesPoolsClean(t *testing.T) {
+	page := pageHTML(300 << 10)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		if r.URL.Query().Get("abort") == "" {
+			w.Write(page)
+			return
+		}
+		w.Write(page[:100<<10])
+		w.(http.Flusher).Flush()
+		w.Write(page[100<<10 : 150<<10])
+		panic(http.ErrAbortHandler)
+	})
+	url := compressed(t, config.Compress{}, h)
+	for i := range 4 {
+		for _, coding := range []string{"gzip", "br", "zstd"} {
+			req, _ := http.NewRequest("GET", url+"/?abort=1", nil)
+			req.Header.Set("Accept-Encoding", coding)
+			res, err := rawClient.Do(req) // rawClient has a deadline
+			if err == nil {
+				got, err := io.ReadAll(decoder(t, coding, res.Body))
+				res.Body.Close()
+				if err == nil {
+					t.Fatalf("%s aborted: decoded %d bytes with no error, want a truncated body", coding, len(got))
+				}
+			}
+			res2, body := fetch(t, "GET", url+"/?n="+strconv.Itoa(i), "Accept-Encoding: "+coding)
+			if res2.Header.Get("Content-Encoding") != coding || !bytes.Equal(decodeAll(t, coding, body), page) {
+				t.Fatalf("%s after an abort: wrong body", coding)
+			}
+		}
+	}
+}
+
+// failAfter is a ResponseWriter whose connection breaks after n bytes.
+type failAfter struct {
+	h http.Header
+	n int
+}
+
+func (w *failAfter) Header() http.Header { return w.h }
+func (w *failAfter) WriteHeader(int)     {}
+func (w *failAfter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		n := w.n
+		w.n = 0
+		return n, io.ErrClosedPipe
+	}
+	w.n -= len(p)
+	return len(p), nil
+}
+func (w *failAfter) FlushError() error { return nil }
+
+// TestCompressClientGoneLeavesPoolsClean: writes that fail mid-stream
+// (the client went away) stop the encoder; the pooled encoder is reset,
+// not closed into a dead writer or handed out twice, and the next
+// responses on the same middleware decode.
+func TestCompressClientGoneLeavesPoolsClean(t *testing.T) {
+	page := pageHTML(300 << 10)
+	c := mustCompress(t, config.Compress{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		for b := page; len(b) > 0; {
+			n := min(len(b), 16<<10)
+			if _, err := w.Write(b[:n]); err != nil && r.URL.Query().Get("ignore") == "" {
+				return
+			}
+			w.(http.Flusher).Flush()
+			b = b[n:]
+		}
+	}))
+	for _, coding := range []string{"gzip", "br", "zstd"} {
+		for _, q := range []string{"/", "/?ignore=1"} {
+			req := httptest.NewRequest("GET", q, nil)
+			req.Header.Set("Accept-Encoding", coding)
+			c.ServeHTTP(&failAfter{h: http.Header{}, n: 3000}, req)
+			w := serveDirect(t, c, "GET", "Accept-Encoding: "+coding)
+			if w.Header().Get("Content-Encoding") != coding || !bytes.Equal(decodeAll(t, coding, w.Body.Bytes()), page) {
+				t.Fatalf("%s after a broken client (%s): wrong body", coding, q)
+			}
 		}
 	}
 }
