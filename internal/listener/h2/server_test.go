@@ -501,6 +501,9 @@ func TestRequestsThatMustBeRefused(t *testing.T) {
 		{"CONNECT with a path", []string{":method", "CONNECT", ":scheme", "http", ":path", "/", ":authority", "x:443"}},
 		{":protocol without CONNECT", append(base, ":protocol", "websocket")},
 		{"bad authority", []string{":method", "GET", ":scheme", "http", ":path", "/", ":authority", "a b"}},
+		{"bad Host standing in for :authority", []string{":method", "GET", ":scheme", "http", ":path", "/", "host", "evil.test/x"}},
+		{"two Host fields", []string{":method", "GET", ":scheme", "http", ":path", "/", "host", "a", "host", "b"}},
+		{"Host other than :authority", append(base, "host", "elsewhere")},
 		// Sent with END_STREAM: the body is empty, shorter than declared.
 		{"content-length with no body", []string{":method", "POST", ":scheme", "http", ":path", "/", ":authority", "x", "content-length", "5"}},
 	}

@@ -201,8 +201,16 @@ func (st *stream) buildRequest(f *http2.MetaHeadersFrame) (http.Handler, error) 
 	}
 	r.Header = h
 	r.Host = authority
-	if r.Host == "" {
-		r.Host = h.Get("Host")
+	if hosts := h["Host"]; len(hosts) > 0 {
+		// Host stands in for a missing :authority and is held to the same
+		// rules; with both, they must name the same (RFC 9113 8.3.1).
+		if len(hosts) > 1 || !httpguts.ValidHostHeader(hosts[0]) ||
+			authority != "" && !strings.EqualFold(hosts[0], authority) {
+			return nil, malformed
+		}
+		if r.Host == "" {
+			r.Host = hosts[0]
+		}
 	}
 	if ts := h["Trailer"]; len(ts) > 0 {
 		for _, v := range ts {
