@@ -18,7 +18,6 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/portico-proxy/portico/internal/config"
-	"github.com/portico-proxy/portico/internal/router"
 	"github.com/portico-proxy/portico/internal/testpki"
 )
 
@@ -43,23 +42,7 @@ func headerDumpBackend(t testing.TB) *httptest.Server {
 // 127.0.0.1:0 unless set), all on one generation with a route to backend.
 func serveConfig(t *testing.T, cfg *config.Config, backend string) []*Server {
 	t.Helper()
-	for i := range cfg.Listeners {
-		if cfg.Listeners[i].Addr == "" {
-			cfg.Listeners[i].Addr = "127.0.0.1:0"
-		}
-	}
-	cfg.Routes = []config.Route{{Match: config.Match{Path: "/"}, Proxy: backend}}
-	config.ApplyDefaults(cfg)
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	gen, err := router.Build(cfg, router.Shared{Stdout: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(gen.Retire)
-	cur := &Current{}
-	cur.Swap(gen)
+	cur := currentFor(t, cfg, backend)
 	var out []*Server
 	for _, l := range cfg.Listeners {
 		s, err := NewWithOptions(l, cur, slog.New(slog.DiscardHandler), Options{CertPoll: -1})

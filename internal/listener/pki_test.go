@@ -60,21 +60,8 @@ func serveListener(t testing.TB, l config.Listener, opts Options, backend string
 // generation is retired at the end of the test.
 func newListener(t testing.TB, l config.Listener, opts Options, backend string, log io.Writer) *Server {
 	t.Helper()
-	if l.Addr == "" {
-		l.Addr = "127.0.0.1:0"
-	}
-	cfg := &config.Config{Listeners: []config.Listener{l},
-		Routes: []config.Route{{Match: config.Match{Path: "/"}, Proxy: backend}}}
-	config.ApplyDefaults(cfg)
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	gen, err := router.Build(cfg, router.Shared{Stdout: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cur := &Current{}
-	cur.Swap(gen)
+	cfg := &config.Config{Listeners: []config.Listener{l}}
+	cur := currentFor(t, cfg, backend)
 	if opts.CertPoll == 0 {
 		opts.CertPoll = -1 // tests call Check themselves
 	}
@@ -83,11 +70,34 @@ func newListener(t testing.TB, l config.Listener, opts Options, backend string, 
 	}
 	s, err := NewWithOptions(cfg.Listeners[0], cur, slog.New(slog.NewTextHandler(log, nil)), opts)
 	if err != nil {
-		gen.Retire()
+		t.Fatal(err)
+	}
+	return s
+}
+
+// currentFor gives every listener of cfg without an address 127.0.0.1:0,
+// routes everything to backend, and returns the generation built from it
+// as the current one; the generation is retired at the end of the test.
+func currentFor(t testing.TB, cfg *config.Config, backend string) *Current {
+	t.Helper()
+	for i := range cfg.Listeners {
+		if cfg.Listeners[i].Addr == "" {
+			cfg.Listeners[i].Addr = "127.0.0.1:0"
+		}
+	}
+	cfg.Routes = []config.Route{{Match: config.Match{Path: "/"}, Proxy: backend}}
+	config.ApplyDefaults(cfg)
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	gen, err := router.Build(cfg, router.Shared{Stdout: io.Discard})
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(gen.Retire)
-	return s
+	cur := &Current{}
+	cur.Swap(gen)
+	return cur
 }
 
 // startServing runs s until the end of the test.
