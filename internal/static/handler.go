@@ -15,6 +15,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -273,7 +274,10 @@ func (h *Handler) directory(w http.ResponseWriter, r *http.Request, or *openRoot
 	if !dirSlash && rel != "" {
 		dir.Close()
 		// Relative links in an index page resolve against the slashed URL.
-		target := r.URL.Path + "/"
+		// It is built from the cleaned path, escaped: the decoded request
+		// path could start with "//" (another host to a browser) or hold
+		// a "?" or a space.
+		target := (&url.URL{Path: "/" + rel + "/"}).EscapedPath()
 		if r.URL.RawQuery != "" {
 			target += "?" + r.URL.RawQuery
 		}

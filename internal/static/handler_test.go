@@ -193,6 +193,47 @@ func TestDirectories(t *testing.T) {
 	}
 }
 
+// TestDirectoryRedirectStaysOnThisSite: the 301 that adds the slash to a
+// directory names a path on this site, escaped: a request target with an
+// empty first segment ("//sub") must not become a Location that a browser
+// reads as another host ("//sub/"), and a decoded "?" or space in a
+// directory name must not end the path or break the header.
+func TestDirectoryRedirectStaysOnThisSite(t *testing.T) {
+	s := newSite(t)
+	s.write(t, "evil.example/index.html", "x")
+	s.write(t, "a b/index.html", "x")
+	s.write(t, "q?x/index.html", "x")
+	s.write(t, "p%41/index.html", "x")
+	url := h1test.Serve(t, newHandler(t, config.Static{Root: s.root}))
+	addr := strings.TrimPrefix(url, "http://")
+	tests := []struct{ target, want string }{
+		{"//evil.example", "/evil.example/"},
+		{"///evil.example?x=1", "/evil.example/?x=1"},
+		{"//sub", "/sub/"},
+		{"/sub//", ""}, // served: the index, no redirect
+		{"/a%20b", "/a%20b/"},
+		{"/q%3Fx", "/q%3Fx/"},
+		{"/q%3fx?y=2", "/q%3Fx/?y=2"},
+		{"/p%2541", "/p%2541/"},
+	}
+	for _, tt := range tests {
+		status, raw := rawGet(t, addr, tt.target)
+		loc := ""
+		if i := strings.Index(raw, "\r\nLocation: "); i >= 0 {
+			loc, _, _ = strings.Cut(raw[i+len("\r\nLocation: "):], "\r\n")
+		}
+		if tt.want == "" {
+			if status != 200 || loc != "" {
+				t.Errorf("GET %s: got %d Location %q, want 200 and none", tt.target, status, loc)
+			}
+			continue
+		}
+		if status != 301 || loc != tt.want {
+			t.Errorf("GET %s: got %d Location %q, want 301 %q", tt.target, status, loc, tt.want)
+		}
+	}
+}
+
 func TestListingJSONIsValid(t *testing.T) {
 	s := newSite(t)
 	url := h1test.Serve(t, newHandler(t, config.Static{Root: s.root, Browse: true}))
