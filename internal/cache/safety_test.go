@@ -1,0 +1,200 @@
+package cache_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// These tests check the cases where a shared cache could hand a response
+// to someone it must not reach, serve a wrong or stale representation, or
+// be poisoned by one client for everyone.
+
+func TestRFC9111_3_5_AuthorizedRevalidationDoesNotStoreTheNewResponse(t *testing.T) {
+	h := newHarness(t, nil)
+	h.serve(200, "public page", "Cache-Control", "max-age=1", "Etag", `"1"`)
+	h.get("/a")
+	h.clock.Advance(2 * time.Second)
+	// The stale entry is revalidated for a request with Authorization;
+	// the origin answers with that user's page, without public.
+	h.serve(200, "alice's page", "Cache-Control", "max-age=60", "Etag", `"2"`)
+	if got := h.get("/a", "Authorization", "Bearer alice"); got.body != "alice's page" {
+		t.Fatalf("got %q", got.body)
+	}
+	h.serve(200, "public page 2", "Cache-Control", "max-age=60", "Etag", `"3"`)
+	if got := h.get("/a"); got.body == "alice's page" {
+		t.Fatal("the answer to an authorized request reached another client")
+	}
+}
+
+func TestRFC9111_3_PrivateResponseToARevalidationKeepsTheEntryOutOfReach(t *testing.T) {
+	for _, cc := range []string{"private, max-age=60", "no-store, max-age=60"} {
+		t.Run(cc, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.serve(200, "page", "Cache-Control", "max-age=1", "Etag", `"1"`)
+			h.get("/p")
+			h.clock.Advance(2 * time.Second)
+			h.serve(200, "mine", "Cache-Control", cc, "Etag", `"2"`)
+			h.get("/p")
+			h.serve(200, "page 3", "Cache-Control", "max-age=60", "Etag", `"3"`)
+			if got := h.get("/p"); got.body == "mine" {
+				t.Fatalf("a %s response was served from the cache", cc)
+			}
+		})
+	}
+}
+
+func TestRFC9111_5_2_2_7_QualifiedPrivateStoresWithoutTheNamedFields(t *testing.T) {
+	h := newHarness(t, nil)
+	h.serve(200, "x", "Cache-Control", `max-age=60, private="X-User, Set-Cookie2"`, "X-User", "alice", "Set-Cookie2", "s=1", "X-Other", "o")
+	if got := h.get("/q"); got.header.Get("X-User") != "alice" {
+		t.Fatalf("the client the response was for lost X-User: %q", got.header.Get("X-User"))
+	}
+	got := h.get("/q")
+	if !isHit(got) {
+		t.Fatal("a response with a qualified private was not stored")
+	}
+	if got.header.Get("X-User") != "" || got.header.Get("Set-Cookie2") != "" || got.header.Get("X-Other") != "o" {
+		t.Fatalf("stored copy: X-User=%q Set-Cookie2=%q X-Other=%q", got.header.Get("X-User"), got.header.Get("Set-Cookie2"), got.header.Get("X-Other"))
+	}
+}
+
+func TestRFC9111_4_2_1_MaxAgeZeroIsStoredAndRevalidatedEveryTime(t *testing.T) {
+	h := newHarness(t, nil)
+	h.serve(200, "x", "Cache-Control", "max-age=0", "Etag", `"z"`)
+	h.get("/z")
+	h.serve(http.StatusNotModified, "", "Etag", `"z"`)
+	got := h.get("/z")
+	if got.body != "x" || got.header.Get("Cache-Status") != "Portico; fwd=stale; fwd-status=304" {
+		t.Fatalf("got %q %q; want the stored body after revalidation", got.body, got.header.Get("Cache-Status"))
+	}
+	h.expectHits(2, "max-age=0 revalidates")
+}
+
+func TestRFC9111_4_2_2_NoHeuristicFreshnessWithoutLastModifiedOrForOtherStatuses(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		kv     []string
+	}{
+		{"200 without Last-Modified", 200, nil},
+		{"302 with Last-Modified", 302, []string{"Location", "/y"}},
+		{"500 with Last-Modified", 500, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			kv := tt.kv
+			if tt.status != 200 {
+				kv = append(kv, "Last-Modified", h.clock.date(-100*time.Hour))
+			}
+			h.serve(tt.status, "x", kv...)
+			h.get("/h")
+			h.clock.Advance(time.Second)
+			if got := h.get("/h"); isHit(got) {
+				t.Fatalf("served from the cache with no freshness (%q)", got.header.Get("Cache-Status"))
+			}
+			h.expectHits(2, tt.name)
+		})
+	}
+}
+
+func TestRFC5861_5xxDuringRevalidationOutsideStaleIfErrorIsPassedOn(t *testing.T) {
+	h := newHarness(t, nil)
+	h.serve(200, "good", "Cache-Control", "max-age=10, stale-if-error=60", "Etag", `"g"`)
+	h.get("/e")
+	h.clock.Advance(30 * time.Second)
+	h.serve(500, "broken")
+	if got := h.get("/e"); got.status != 200 || got.body != "good" {
+		t.Fatalf("within stale-if-error: got %d %q", got.status, got.body)
+	}
+	h.clock.Advance(60 * time.Second)
+	if got := h.get("/e"); got.status != 500 || got.body != "broken" {
+		t.Fatalf("past stale-if-error: got %d %q, want the origin's 500", got.status, got.body)
+	}
+	// The error did not replace the stored entry's body for later.
+	h.serve(http.StatusNotModified, "", "Etag", `"g"`, "Cache-Control", "max-age=10")
+	if got := h.get("/e"); got.status != 200 || got.body != "good" {
+		t.Fatalf("after the error: got %d %q", got.status, got.body)
+	}
+}
+
+func TestCacheKeyKeepsHostsApart(t *testing.T) {
+	h := newHarness(t, nil)
+	h.origin.set(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=100")
+		w.Write([]byte("host=" + r.Host))
+	})
+	h.get("/k", "Host", "a.example")
+	if got := h.get("/k", "Host", "b.example"); got.body != "host=b.example" {
+		t.Fatalf("b.example got %q", got.body)
+	}
+	if got := h.get("/k", "Host", "A.Example"); got.body != "host=a.example" || !isHit(got) {
+		t.Fatalf("A.Example got %q hit=%v, want a.example's entry", got.body, isHit(got))
+	}
+	if got := h.get("/k", "Host", "a.example:8080"); got.body != "host=a.example:8080" {
+		t.Fatalf("a.example:8080 got %q", got.body)
+	}
+	h.expectHits(3, "one per host")
+}
+
+func TestUnkeyedForwardingHeadersDoNotPoisonTheEntry(t *testing.T) {
+	h := newHarness(t, nil)
+	h.origin.set(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=100")
+		w.Write([]byte("<script src=//" + r.Header.Get("X-Forwarded-Host") + "/app.js>"))
+	})
+	h.get("/", "Host", "shop.example", "X-Forwarded-Host", "evil.example", "Forwarded", "host=evil.example")
+	got := h.get("/", "Host", "shop.example")
+	if got.body != "<script src=//shop.example/app.js>" {
+		t.Fatalf("got %q", got.body)
+	}
+}
+
+func TestHEADMissIsNotStoredForGET(t *testing.T) {
+	h := newHarness(t, nil)
+	h.serve(200, "hello", "Cache-Control", "max-age=100", "Content-Length", "5")
+	if got := h.do(http.MethodHead, "/h"); got.status != 200 || got.body != "" {
+		t.Fatalf("HEAD: got %d %q", got.status, got.body)
+	}
+	got := h.get("/h")
+	if got.body != "hello" {
+		t.Fatalf("GET after HEAD got %q", got.body)
+	}
+	if got := h.get("/h"); got.body != "hello" || !isHit(got) {
+		t.Fatalf("second GET got %q hit=%v", got.body, isHit(got))
+	}
+	h.expectHits(2, "HEAD went upstream, then one GET")
+}
+
+func TestRangeMissStoresNeitherThe206NorAFull200FromIt(t *testing.T) {
+	h := newHarness(t, nil)
+	h.origin.set(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=100")
+		w.Header().Set("Etag", `"r"`)
+		http.ServeContent(w, r, "", time.Time{}, strings.NewReader("0123456789"))
+	})
+	got := h.get("/r", "Range", "bytes=2-4")
+	if got.status != 206 || got.body != "234" {
+		t.Fatalf("Range miss: got %d %q", got.status, got.body)
+	}
+	got = h.get("/r")
+	if got.status != 200 || got.body != "0123456789" || isHit(got) {
+		t.Fatalf("GET: got %d %q hit=%v, want the full body from the origin", got.status, got.body, isHit(got))
+	}
+	got = h.get("/r", "Range", "bytes=0-0")
+	if got.status != 206 || got.body != "0" || !isHit(got) {
+		t.Fatalf("Range hit: got %d %q hit=%v", got.status, got.body, isHit(got))
+	}
+	// A stale entry revalidated by a Range request that gets a 206 back
+	// keeps the full body.
+	h.clock.Advance(200 * time.Second)
+	got = h.get("/r", "Range", "bytes=5-6", "Cache-Control", "no-cache")
+	if got.status != 206 || got.body != "56" {
+		t.Fatalf("Range revalidation: got %d %q", got.status, got.body)
+	}
+	if got := h.get("/r", "Cache-Control", "max-stale"); got.status != 200 || got.body != "0123456789" {
+		t.Fatalf("after the Range revalidation: got %d %q", got.status, got.body)
+	}
+}
