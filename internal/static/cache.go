@@ -89,13 +89,18 @@ func (c *fileCache) fillMissing(key string, now time.Time) {
 }
 
 // fill reads a small file into the cache under key and returns its entry, or nil
-// when it cannot be kept (it changed while read, or a read failed).
+// when it cannot be kept: a read failed, or the file changed while read
+// (its length or time is no longer fi's), so the bytes read may be of no
+// single version and fi's length not theirs.
 func (c *fileCache) fill(key string, f *os.File, fi fs.FileInfo, ct []string, coding httpsyntax.Coding, now time.Time) *cacheEntry {
 	size := fi.Size()
 	body := make([]byte, size)
 	_, rerr := io.ReadFull(f, body)
 	// Back to the start either way: on failure the caller sends the file.
 	if _, err := f.Seek(0, io.SeekStart); err != nil || rerr != nil {
+		return nil
+	}
+	if after, err := f.Stat(); err != nil || after.Size() != size || !after.ModTime().Equal(fi.ModTime()) {
 		return nil
 	}
 	etag := makeETag(fi, coding)
@@ -109,6 +114,30 @@ func (c *fileCache) fill(key string, f *os.File, fi fs.FileInfo, ct []string, co
 	e.checked.Store(now.UnixNano())
 	c.insert(key, e)
 	return e
+}
+
+// fillTries bounds how often fillStable reads a file that keeps changing.
+const fillTries = 3
+
+// fillStable is fill, reading the file again when it changed while read,
+// with its FileInfo as it is now. It returns the entry, or nil with the
+// FileInfo last seen (the caller sends the file with that length) when
+// the file is no longer a small regular file or keeps changing.
+func (c *fileCache) fillStable(key string, f *os.File, fi fs.FileInfo, ct []string, coding httpsyntax.Coding, now time.Time) (*cacheEntry, fs.FileInfo) {
+	for range fillTries {
+		if e := c.fill(key, f, fi, ct, coding, now); e != nil {
+			return e, fi
+		}
+		nfi, err := f.Stat()
+		if err != nil {
+			break
+		}
+		fi = nfi
+		if !fi.Mode().IsRegular() || fi.Size() > maxCachedFile {
+			break
+		}
+	}
+	return nil, fi
 }
 
 func (c *fileCache) insert(rel string, e *cacheEntry) {

@@ -2,8 +2,10 @@ package static
 
 import (
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -148,5 +150,50 @@ func TestSidecarsCachedAndMissingOnesRemembered(t *testing.T) {
 	}
 	if got := enc(); got != "br" {
 		t.Errorf("after the sidecar was fetched by name: got %q, want br", got)
+	}
+}
+
+// TestFileChangedWhileReadIsSentWithItsLength: a small file rewritten
+// between the stat that gave its length and the read of its bytes (a
+// deploy writing it in place) is read again, so the answer's
+// Content-Length is the length of the body sent, and the bytes of no
+// single version are not kept in the cache.
+func TestFileChangedWhileReadIsSentWithItsLength(t *testing.T) {
+	tests := []struct{ name, before, after string }{
+		{"shrunk", strings.Repeat("a", 100), strings.Repeat("b", 50)},
+		{"grown", strings.Repeat("a", 50), strings.Repeat("b", 100)},
+		{"same length", strings.Repeat("a", 50), strings.Repeat("b", 50)},
+		{"grown past the memory limit", "a", strings.Repeat("b", maxCachedFile+1)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSite(t)
+			s.write(t, "w.txt", tt.before)
+			h := newHandler(t, config.Static{Root: s.root})
+			or := h.currentRoot()
+			f, fi, err := h.openStat(or, "w.txt")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			// The stat above is the one the handler made; the file changes
+			// before its bytes are read.
+			later := fi.ModTime().Add(time.Second)
+			s.write(t, "w.txt", tt.after)
+			os.Chtimes(filepath.Join(s.root, "w.txt"), later, later)
+			rec := httptest.NewRecorder()
+			h.serveFile(rec, httptest.NewRequest("GET", "/w.txt", nil), f, fi, "w.txt", or)
+			if rec.Code != 200 || rec.Header().Get("Content-Length") != strconv.Itoa(rec.Body.Len()) || rec.Body.String() != tt.after {
+				t.Fatalf("got %d Content-Length %s with %d body bytes, want 200 and the new file whole (%d bytes)",
+					rec.Code, rec.Header().Get("Content-Length"), rec.Body.Len(), len(tt.after))
+			}
+			nfi, _ := os.Stat(filepath.Join(s.root, "w.txt"))
+			if got, want := rec.Header().Get("ETag"), makeETag(nfi, httpsyntax.Identity); got != want {
+				t.Errorf("ETag: got %s, want the new file's %s", got, want)
+			}
+			if e := or.cache.m["w.txt"]; e != nil && string(e.src.(memSource)) != tt.after {
+				t.Errorf("the cache holds %d bytes that are not the new file", len(e.src.(memSource)))
+			}
+		})
 	}
 }

@@ -78,7 +78,8 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, f *os.File, 
 		}
 	}
 	if or != nil && fi.Size() <= maxCachedFile {
-		if e := or.cache.fill(rel, f, fi, ct, httpsyntax.Identity, h.now()); e != nil {
+		var e *cacheEntry
+		if e, fi = or.cache.fillStable(rel, f, fi, ct, httpsyntax.Identity, h.now()); e != nil {
 			h.respond(w, r, &e.rep)
 			return
 		}
@@ -232,7 +233,8 @@ func (h *Handler) openSidecar(or *openRoot, key string, ct []string, c httpsynta
 		f.Close()
 		return nil, nil
 	case or != nil && fi.Size() <= maxCachedFile:
-		if e := or.cache.fill(key, f, fi, ct, c, h.now()); e != nil {
+		var e *cacheEntry
+		if e, fi = or.cache.fillStable(key, f, fi, ct, c, h.now()); e != nil {
 			f.Close()
 			return &e.rep, nil
 		}
