@@ -129,13 +129,25 @@ func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key strin
 	switch {
 	case refreshed:
 		rt.c.counters.revalidated.Add(1)
-		ne := rt.refresh(r.Context(), e, f.hdr, reqT, rt.c.now())
+		ne, stored := rt.refresh(r.Context(), e, f.hdr, reqT, rt.c.now())
 		if w != nil {
-			// A cookie set with the 304 is this client's, never stored.
+			// A cookie set with the 304, and the fields its private="..."
+			// or no-cache="..." name, are this client's, never stored.
 			if sc := f.hdr["Set-Cookie"]; len(sc) > 0 {
 				w.Header()["Set-Cookie"] = sc
 			}
+			p := ne.prep()
+			for _, names := range [][]string{p.cc.privateFields, p.cc.noCacheFields} {
+				for _, n := range names {
+					if k := http.CanonicalHeaderKey(n); len(f.hdr[k]) > 0 {
+						w.Header()[k] = f.hdr[k]
+					}
+				}
+			}
 			serveEntry(w, r, ne, rt.c.now(), statusRevalid)
+		}
+		if !stored {
+			return nil
 		}
 		return ne
 	case staleErr != 0:
@@ -272,9 +284,11 @@ func (rt *Route) setTimes(e *Entry, cc *directives) {
 }
 
 // refresh applies a 304's header fields to a copy of e (RFC 9111 section
-// 3.2) and stores it.
-func (rt *Route) refresh(ctx context.Context, e *Entry, h304 http.Header, reqT, respT time.Time) *Entry {
-	ne := &Entry{Key: e.Key, URL: e.URL, Vary: e.Vary, Status: e.Status, Body: e.Body,
+// 3.2) and stores it, unless the updated Cache-Control now says private or
+// no-store: then the copy only answers the request that brought the 304.
+// Fields named by private="..." or no-cache="..." are not kept.
+func (rt *Route) refresh(ctx context.Context, e *Entry, h304 http.Header, reqT, respT time.Time) (ne *Entry, stored bool) {
+	ne = &Entry{Key: e.Key, URL: e.URL, Vary: e.Vary, Status: e.Status, Body: e.Body,
 		Header: e.Header.Clone(), RequestTime: reqT, ResponseTime: respT}
 	for k, v := range h304 {
 		// An empty value is the upstream proxy's way of keeping net/http
@@ -290,12 +304,16 @@ func (rt *Route) refresh(ctx context.Context, e *Entry, h304 http.Header, reqT, 
 	if _, ok := h304["Age"]; !ok {
 		delete(ne.Header, "Age")
 	}
-	ne.Tags = tagsOf(ne.Header)
 	cc := parseCacheControl(ne.Header)
+	dropNamedFields(ne.Header, &cc)
+	ne.Tags = tagsOf(ne.Header)
 	rt.setTimes(ne, &cc)
 	ne.prep()
+	if cc.has(ccPrivate | ccNoStore) {
+		return ne, false
+	}
 	rt.c.put(context.WithoutCancel(ctx), ne)
-	return ne
+	return ne, true
 }
 
 // updatable lists the fields a 304 may not replace: framing, and the ones
@@ -319,20 +337,24 @@ func storedHeader(src http.Header, cc *directives, respT time.Time) http.Header 
 		}
 		h[k] = append([]string(nil), v...)
 	}
-	// private="F" and no-cache="F" name fields a shared cache must not
-	// reuse: the response is kept without them.
-	for _, f := range cc.privateFields {
-		delete(h, http.CanonicalHeaderKey(f))
-	}
-	for _, f := range cc.noCacheFields {
-		delete(h, http.CanonicalHeaderKey(f))
-	}
+	dropNamedFields(h, cc)
 	// A missing or unreadable Date is the time the response arrived
 	// (RFC 9110 section 6.6.1), so Expires can still be read against it.
 	if _, ok := httpsyntax.ParseDate(h.Get("Date")); !ok {
 		h["Date"] = []string{respT.UTC().Format(http.TimeFormat)}
 	}
 	return h
+}
+
+// dropNamedFields removes the fields private="F" and no-cache="F" name:
+// a shared cache must not reuse them, so the response is kept without.
+func dropNamedFields(h http.Header, cc *directives) {
+	for _, f := range cc.privateFields {
+		delete(h, http.CanonicalHeaderKey(f))
+	}
+	for _, f := range cc.noCacheFields {
+		delete(h, http.CanonicalHeaderKey(f))
+	}
 }
 
 // tagsOf reads the purge tags: Surrogate-Key is space separated,

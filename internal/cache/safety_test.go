@@ -198,3 +198,46 @@ func TestRangeMissStoresNeitherThe206NorAFull200FromIt(t *testing.T) {
 		t.Fatalf("after the Range revalidation: got %d %q", got.status, got.body)
 	}
 }
+
+func TestRFC9111_3_2_A304DoesNotStoreFieldsItsPrivateOrNoCacheNames(t *testing.T) {
+	for _, cc := range []string{`max-age=60, private="X-User"`, `max-age=60, no-cache="X-User"`} {
+		t.Run(cc, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.serve(200, "body", "Cache-Control", "max-age=1", "Etag", `"1"`)
+			h.get("/r")
+			h.clock.Advance(2 * time.Second)
+			h.serve(http.StatusNotModified, "", "Cache-Control", cc, "Etag", `"1"`, "X-User", "alice")
+			first := h.get("/r")
+			if first.body != "body" || first.header.Get("X-User") != "alice" {
+				t.Fatalf("got %q X-User=%q, want the stored body with this client's X-User", first.body, first.header.Get("X-User"))
+			}
+			got := h.get("/r")
+			if !isHit(got) {
+				t.Fatal("the refreshed entry was not reused")
+			}
+			if u := got.header.Get("X-User"); u != "" {
+				t.Fatalf("another client got the 304's %s field X-User: %q", cc, u)
+			}
+		})
+	}
+}
+
+func TestRFC9111_3_A304SayingPrivateOrNoStoreIsNotStored(t *testing.T) {
+	for _, cc := range []string{"private, max-age=60", "no-store, max-age=60"} {
+		t.Run(cc, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.serve(200, "body", "Cache-Control", "max-age=1", "Etag", `"1"`)
+			h.get("/r")
+			h.clock.Advance(2 * time.Second)
+			h.serve(http.StatusNotModified, "", "Cache-Control", cc, "Etag", `"1"`)
+			if got := h.get("/r"); got.status != 200 || got.body != "body" {
+				t.Fatalf("got %d %q, want the stored body", got.status, got.body)
+			}
+			h.serve(http.StatusNotModified, "", "Cache-Control", "max-age=60", "Etag", `"1"`)
+			if got := h.get("/r"); isHit(got) {
+				t.Fatalf("the entry refreshed by a %s 304 was reused without validation", cc)
+			}
+			h.expectHits(3, cc)
+		})
+	}
+}
