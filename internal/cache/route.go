@@ -173,13 +173,20 @@ func varyNames(h http.Header) []string {
 }
 
 // variantKey is the key of the variant of primary that r selects under
-// the Vary names.
+// the Vary names. Each name is part of the key, so a variant stored under
+// another Vary (the origin changed it) is never selected by a request
+// whose values happen to match; and a field the request lacks is told
+// apart from one it sent empty (RFC 9111 section 4.1).
 func variantKey(primary string, names []string, r *http.Request) string {
 	var b strings.Builder
 	b.WriteString(primary)
 	b.WriteByte(1)
 	for _, n := range names {
-		b.WriteString(varyValue(n, r.Header[n]))
+		b.WriteString(n)
+		if vals, ok := r.Header[n]; ok {
+			b.WriteByte('=')
+			b.WriteString(varyValue(n, vals))
+		}
 		b.WriteByte(0)
 	}
 	return b.String()

@@ -241,3 +241,42 @@ func TestRFC9111_3_A304SayingPrivateOrNoStoreIsNotStored(t *testing.T) {
 		})
 	}
 }
+
+func TestRFC9111_4_1_VaryOmittedOrEmptyAreDifferentVariants(t *testing.T) {
+	h := newHarness(t, nil)
+	h.origin.set(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=100")
+		w.Header().Set("Vary", "X-Lang")
+		_, present := r.Header["X-Lang"]
+		if present {
+			w.Write([]byte("present"))
+			return
+		}
+		w.Write([]byte("absent"))
+	})
+	h.get("/v", "X-Lang", "")
+	if got := h.get("/v"); got.body != "absent" {
+		t.Fatalf("a request without X-Lang got %q, the variant of an empty X-Lang", got.body)
+	}
+}
+
+func TestRFC9111_4_1_VaryChangedBetweenResponsesSelectsOnlyMatchingVariants(t *testing.T) {
+	h := newHarness(t, nil)
+	vary := "X-A"
+	h.origin.set(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=100")
+		w.Header().Set("Vary", vary)
+		w.Write([]byte("a=" + r.Header.Get("X-A") + " b=" + r.Header.Get("X-B")))
+	})
+	h.get("/v", "X-A", "foo")
+	// The origin now varies on X-B; a new response replaces the marker.
+	vary = "X-B"
+	h.get("/v", "X-B", "bar", "Cache-Control", "no-cache")
+	got := h.get("/v", "X-B", "foo")
+	if got.body != "a= b=foo" {
+		t.Fatalf("a request with X-B: foo got %q (hit=%v), stored for X-A: foo", got.body, isHit(got))
+	}
+	if got := h.get("/v", "X-B", "bar"); got.body != "a= b=bar" || !isHit(got) {
+		t.Fatalf("got %q hit=%v, want the stored X-B: bar variant", got.body, isHit(got))
+	}
+}
