@@ -3,6 +3,7 @@ package static
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,6 +132,72 @@ func TestSymlinks(t *testing.T) {
 				t.Errorf("got %d, want %d", r.status, tt.want)
 			}
 		})
+	}
+}
+
+// TestSymlinksThatCannotBeFollowed: os.Root follows only relative links
+// that stay beneath the root all the way: an absolute link, or one that
+// climbs above the root and comes back, is a 404 even when it names a file
+// inside; a loop is a 404, not a hang.
+func TestSymlinksThatCannotBeFollowed(t *testing.T) {
+	s := newSite(t)
+	for link, target := range map[string]string{
+		"abs-in.html":     filepath.Join(s.root, "sub", "page.html"),
+		"climb-in.html":   "../root/sub/page.html",
+		"loop":            "loop",
+		"sub/up-out.txt":  "../../secret.txt",
+		"sub/link-up.txt": "../style.css", // stays inside: followed
+	} {
+		if err := os.Symlink(target, filepath.Join(s.root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	url := h1test.Serve(t, newHandler(t, config.Static{Root: s.root}))
+	tests := []struct {
+		path   string
+		status int
+	}{
+		{"/abs-in.html", 404},
+		{"/climb-in.html", 404},
+		{"/loop", 404},
+		{"/loop/x", 404},
+		{"/sub/up-out.txt", 404},
+		{"/sub/link-up.txt", 200},
+	}
+	for _, tt := range tests {
+		r := get(t, "GET", url+tt.path)
+		if r.status != tt.status || strings.Contains(r.body, secret) {
+			t.Errorf("%s: got %d %q, want %d", tt.path, r.status, r.body, tt.status)
+		}
+	}
+}
+
+// TestVeryLongPaths: a path far longer than any file name is answered
+// (404, or the file when the length is only empty segments) without
+// trouble; the handler is called directly, past the engine's limit on
+// the request line.
+func TestVeryLongPaths(t *testing.T) {
+	s := newSite(t)
+	h := newHandler(t, config.Static{Root: s.root})
+	tests := []struct {
+		path   string
+		status int
+	}{
+		{"/" + strings.Repeat("a", 1<<20), 404},
+		{"/" + strings.Repeat("a/", 1<<19), 404},
+		{"/" + strings.Repeat("sub/", 1<<18) + "page.html", 404},
+		{strings.Repeat("/", 1<<20) + "style.css", 200},
+		{"/" + strings.Repeat("..", 1<<19), 404}, // one name starting with a dot: hidden
+		{"/" + strings.Repeat("../", 1<<18), 400},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.URL.Path = tt.path
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tt.status {
+			t.Errorf("%.20s… (%d bytes): got %d, want %d", tt.path, len(tt.path), rec.Code, tt.status)
+		}
 	}
 }
 
