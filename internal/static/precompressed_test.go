@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/andybalholm/brotli"
@@ -119,5 +120,51 @@ func TestPrecompressedRange(t *testing.T) {
 	r := get(t, "GET", url+"/app.js", "Accept-Encoding: gzip", "Range: bytes=0-9")
 	if r.status != 206 || r.body != string(gz[:10]) || r.header.Get("Content-Encoding") != "gzip" {
 		t.Errorf("got %d %q %q, want the first bytes of the .gz", r.status, r.body, r.header.Get("Content-Encoding"))
+	}
+}
+
+// TestPrecompressedRangesUseTheSidecarsOwnBytes: a range of a sidecar
+// counts in the sidecar's bytes and its length, under its own ETag, so
+// an If-Range naming the original (a download begun without gzip)
+// cannot splice bytes of one encoding into the other: the whole sidecar
+// comes back instead.
+func TestPrecompressedRangesUseTheSidecarsOwnBytes(t *testing.T) {
+	s := newSite(t)
+	s.precompress(t, "app.js", "gz")
+	orig, _ := os.ReadFile(filepath.Join(s.root, "app.js"))
+	gz, _ := os.ReadFile(filepath.Join(s.root, "app.js.gz"))
+	n := len(gz)
+	url := h1test.Serve(t, newHandler(t, config.Static{Root: s.root, Precompressed: true}))
+	idTag := get(t, "GET", url+"/app.js").header.Get("ETag")
+	gzTag := get(t, "GET", url+"/app.js", "Accept-Encoding: gzip").header.Get("ETag")
+	tail := "bytes=" + strconv.Itoa(n) + "-"
+	tests := []struct {
+		name    string
+		headers []string
+		status  int
+		coding  string
+		body    string
+		cRange  string
+	}{
+		{"If-Range of the original, gzip accepted", []string{"Accept-Encoding: gzip", "Range: bytes=10-", "If-Range: " + idTag}, 200, "gzip", string(gz), ""},
+		{"If-Range of the sidecar", []string{"Accept-Encoding: gzip", "Range: bytes=10-", "If-Range: " + gzTag}, 206, "gzip", string(gz[10:]), "bytes 10-" + strconv.Itoa(n-1) + "/" + strconv.Itoa(n)},
+		{"If-Range of the sidecar, gzip no longer accepted", []string{"Range: bytes=10-", "If-Range: " + gzTag}, 200, "", string(orig), ""},
+		{"past the sidecar's end is 416 with its length", []string{"Accept-Encoding: gzip", "Range: " + tail}, 416, "", "", "bytes */" + strconv.Itoa(n)},
+		{"the same range of the original", []string{"Range: " + tail}, 206, "", string(orig[n:]), "bytes " + strconv.Itoa(n) + "-" + strconv.Itoa(len(orig)-1) + "/" + strconv.Itoa(len(orig))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := get(t, "GET", url+"/app.js", tt.headers...)
+			if r.status != tt.status || r.header.Get("Content-Encoding") != tt.coding || r.header.Get("Content-Range") != tt.cRange {
+				t.Fatalf("got %d Content-Encoding %q Content-Range %q, want %d %q %q", r.status,
+					r.header.Get("Content-Encoding"), r.header.Get("Content-Range"), tt.status, tt.coding, tt.cRange)
+			}
+			if tt.status != 416 && r.body != tt.body {
+				t.Errorf("body: got %d bytes, want %d", len(r.body), len(tt.body))
+			}
+			if r.header.Get("Vary") != "Accept-Encoding" {
+				t.Errorf("Vary: got %q, want Accept-Encoding", r.header.Get("Vary"))
+			}
+		})
 	}
 }

@@ -113,6 +113,35 @@ func TestMultipartRanges(t *testing.T) {
 	}
 }
 
+// TestRangeOnHead: HEAD with a Range answers as GET would, headers only.
+func TestRangeOnHead(t *testing.T) {
+	_, url := rangeSite(t)
+	tests := []struct {
+		rng, cRange, length string
+		status              int
+	}{
+		{"bytes=0-9", "bytes 0-9/36", "10", 206},
+		{"bytes=-4", "bytes 32-35/36", "4", 206},
+		{"bytes=40-", "bytes */36", "", 416},
+	}
+	for _, tt := range tests {
+		g := get(t, "GET", url+"/d.txt", "Range: "+tt.rng)
+		h := get(t, "HEAD", url+"/d.txt", "Range: "+tt.rng)
+		if h.status != tt.status || h.body != "" || h.header.Get("Content-Range") != tt.cRange {
+			t.Errorf("HEAD %s: got %d %q with %d body bytes, want %d %q and none",
+				tt.rng, h.status, h.header.Get("Content-Range"), len(h.body), tt.status, tt.cRange)
+		}
+		if tt.length != "" && h.header.Get("Content-Length") != tt.length {
+			t.Errorf("HEAD %s: Content-Length %q, want %s", tt.rng, h.header.Get("Content-Length"), tt.length)
+		}
+		for _, k := range []string{"Content-Range", "Content-Length", "ETag"} {
+			if g.header.Get(k) != h.header.Get(k) {
+				t.Errorf("HEAD %s: %s %q, GET %q; want the same", tt.rng, k, h.header.Get(k), g.header.Get(k))
+			}
+		}
+	}
+}
+
 func TestIfRange(t *testing.T) {
 	s, url := rangeSite(t)
 	full := get(t, "GET", url+"/d.txt")
@@ -173,6 +202,10 @@ func TestConditionals(t *testing.T) {
 		{"If-Unmodified-Since earlier", "GET", []string{"If-Unmodified-Since: " + before}, 412},
 		{"If-Unmodified-Since later", "GET", []string{"If-Unmodified-Since: " + after}, 200},
 		{"If-Match wins over If-Unmodified-Since", "GET", []string{"If-Match: " + etag, "If-Unmodified-Since: " + before}, 200},
+		{"If-None-Match matching wins over If-Modified-Since", "GET", []string{"If-None-Match: " + etag, "If-Modified-Since: " + before}, 304},
+		{"If-None-Match matching before a Range", "GET", []string{"If-None-Match: " + etag, "Range: bytes=0-3"}, 304},
+		{"If-Match failing before a Range", "GET", []string{`If-Match: "other"`, "Range: bytes=0-3"}, 412},
+		{"If-Unmodified-Since failing on HEAD", "HEAD", []string{"If-Unmodified-Since: " + before}, 412},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -180,8 +213,13 @@ func TestConditionals(t *testing.T) {
 			if r.status != tt.status {
 				t.Fatalf("got %d, want %d", r.status, tt.status)
 			}
-			if r.status == 304 && (r.body != "" || r.header.Get("ETag") != etag) {
-				t.Errorf("304: got body %q ETag %q, want none and %q", r.body, r.header.Get("ETag"), etag)
+			if r.status == 304 && (r.body != "" || r.header.Get("ETag") != etag ||
+				r.header.Get("Last-Modified") != full.header.Get("Last-Modified")) {
+				t.Errorf("304: got body %q ETag %q Last-Modified %q, want none, %q and %q", r.body,
+					r.header.Get("ETag"), r.header.Get("Last-Modified"), etag, full.header.Get("Last-Modified"))
+			}
+			if r.status != 206 && r.header.Get("Content-Range") != "" {
+				t.Errorf("%d with Content-Range %q", r.status, r.header.Get("Content-Range"))
 			}
 		})
 	}
