@@ -103,13 +103,19 @@ func (rt *Route) forward(f *fetch, r *http.Request, e *Entry) {
 // response, handled as a miss. w is nil for a background refresh.
 func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key string, e *Entry, reqCC directives, pair statusPair) (fresh *Entry) {
 	sc := storeCheck{r: r, reqCC: &reqCC, ttl: rt.defaultTTL, pair: pair}
-	refreshed, staleErr, staleWhy := false, 0, ""
+	refreshed, mismatch, staleErr, staleWhy := false, false, 0, ""
 	p := e.prep()
 	hasValidators := p.etag != "" || p.hasLM
 	reqT := rt.c.now()
 	var f *fetch
 	f = newFetch(w, r, rt.maxObject, func(code int, h http.Header) (fetchMode, []string) {
 		switch {
+		case code == http.StatusNotModified && hasValidators && !sameValidators304(e, h):
+			// The 304 names another representation than the stored one
+			// (RFC 9111 section 4.3.4): it must not update it, and the
+			// client still needs a full response.
+			mismatch = true
+			return modeSwallow, nil
 		case code == http.StatusNotModified && hasValidators,
 			// A 200 to HEAD with the stored validators freshens the stored
 			// GET response like a 304 (RFC 9111 section 4.3.5).
@@ -127,6 +133,8 @@ func (rt *Route) validate(w http.ResponseWriter, r *http.Request, url, key strin
 	})
 	rt.forward(f, r, e)
 	switch {
+	case mismatch:
+		return rt.fetchOne(w, r, url, key, reqCC, pair)
 	case refreshed:
 		rt.c.counters.revalidated.Add(1)
 		ne, stored := rt.refresh(r.Context(), e, f.hdr, reqT, rt.c.now())
@@ -175,6 +183,23 @@ func sameValidators(e *Entry, h http.Header) bool {
 	}
 	if cl := h["Content-Length"]; len(cl) > 0 && cl[0] != strconv.Itoa(len(e.Body)) {
 		return false
+	}
+	return true
+}
+
+// sameValidators304 is the selection of RFC 9111 section 4.3.4: a 304
+// with an ETag updates the stored response only when it is the stored
+// one: a strong ETag the same strong ETag, a weak one the same opaque
+// tag. A 304 without an ETag is taken for the one stored response (a
+// Last-Modified is not compared: origins commonly restamp it).
+func sameValidators304(e *Entry, h http.Header) bool {
+	p := e.prep()
+	if et := h["Etag"]; len(et) > 0 {
+		got, stored := strings.TrimSpace(et[0]), p.etag
+		if !strings.HasPrefix(got, "W/") {
+			return got == stored
+		}
+		return stored != "" && strings.TrimPrefix(got, "W/") == strings.TrimPrefix(stored, "W/")
 	}
 	return true
 }

@@ -280,3 +280,51 @@ func TestRFC9111_4_1_VaryChangedBetweenResponsesSelectsOnlyMatchingVariants(t *t
 		t.Fatalf("got %q hit=%v, want the stored X-B: bar variant", got.body, isHit(got))
 	}
 }
+
+func TestRFC9111_4_3_4_A304WithAnotherETagDoesNotRefreshTheStoredBody(t *testing.T) {
+	h := newHarness(t, nil)
+	h.serve(200, "version 1", "Cache-Control", "max-age=1", "Etag", `"1"`)
+	h.get("/e")
+	h.clock.Advance(2 * time.Second)
+	var conditional, plain int
+	h.origin.set(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Date", h.clock.date(0))
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Etag", `"2"`)
+		if r.Header.Get("If-None-Match") != "" {
+			// A broken or racing origin: 304 with a validator the stored
+			// response does not have.
+			conditional++
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		plain++
+		w.Write([]byte("version 2"))
+	})
+	got := h.get("/e")
+	if got.body == "version 1" && got.header.Get("Etag") == `"2"` {
+		t.Fatal("the body of ETag \"1\" was served as ETag \"2\"")
+	}
+	if got.status != 200 || got.body != "version 2" {
+		t.Fatalf("got %d %q, want the full version 2", got.status, got.body)
+	}
+	got = h.get("/e")
+	if got.body != "version 2" || got.header.Get("Etag") != `"2"` {
+		t.Fatalf("stored: %q with ETag %q", got.body, got.header.Get("Etag"))
+	}
+	if got := h.get("/e", "If-None-Match", `"2"`); got.status != 304 {
+		t.Fatalf("If-None-Match \"2\": got %d", got.status)
+	}
+}
+
+func TestRFC9111_4_3_4_A304WithTheWeakStoredETagRefreshes(t *testing.T) {
+	h := newHarness(t, nil)
+	h.serve(200, "body", "Cache-Control", "max-age=1", "Etag", `W/"1"`)
+	h.get("/w")
+	h.clock.Advance(2 * time.Second)
+	h.serve(http.StatusNotModified, "", "Cache-Control", "max-age=60", "Etag", `W/"1"`)
+	if got := h.get("/w"); got.body != "body" || got.header.Get("Cache-Status") != "Portico; fwd=stale; fwd-status=304" {
+		t.Fatalf("got %q %q", got.body, got.header.Get("Cache-Status"))
+	}
+	h.expectHits(2, "one revalidation")
+}
