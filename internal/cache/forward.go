@@ -190,8 +190,9 @@ func sameValidators(e *Entry, h http.Header) bool {
 // sameValidators304 is the selection of RFC 9111 section 4.3.4: a 304
 // with an ETag updates the stored response only when it is the stored
 // one: a strong ETag the same strong ETag, a weak one the same opaque
-// tag. A 304 without an ETag is taken for the one stored response (a
-// Last-Modified is not compared: origins commonly restamp it).
+// tag. A 304 without an ETag is taken for the one stored response; its
+// Last-Modified, a weak validator, is not compared (the suite's update304
+// cases expect a restamped one to update).
 func sameValidators304(e *Entry, h http.Header) bool {
 	p := e.prep()
 	if et := h["Etag"]; len(et) > 0 {

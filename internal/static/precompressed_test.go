@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/andybalholm/brotli"
@@ -164,6 +165,50 @@ func TestPrecompressedRangesUseTheSidecarsOwnBytes(t *testing.T) {
 			}
 			if r.header.Get("Vary") != "Accept-Encoding" {
 				t.Errorf("Vary: got %q, want Accept-Encoding", r.header.Get("Vary"))
+			}
+		})
+	}
+}
+
+// TestLargeSidecarIsSentWhole: a sidecar over the memory limit is sent
+// from its file, whole, whether the original is small or large, in memory
+// or not, and so is a range of it.
+func TestLargeSidecarIsSentWhole(t *testing.T) {
+	gz := make([]byte, maxCachedFile*3)
+	for i := range gz {
+		gz[i] = byte(i*31 + i>>9)
+	}
+	tests := []struct {
+		name       string
+		original   string
+		warm       bool // an identity request first puts a small original in memory
+		rng, want  string
+		wantStatus int
+	}{
+		{"small original", "small", false, "", string(gz), 200},
+		{"small original in memory", "small", true, "", string(gz), 200},
+		{"large original", strings.Repeat("x", maxCachedFile*4), false, "", string(gz), 200},
+		{"range of it", "small", false, "bytes=100000-100009", string(gz[100000:100010]), 206},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSite(t)
+			s.write(t, "big.js", tt.original)
+			s.write(t, "big.js.gz", string(gz))
+			url := h1test.Serve(t, newHandler(t, config.Static{Root: s.root, Precompressed: true}))
+			if tt.warm {
+				get(t, "GET", url+"/big.js")
+			}
+			hdr := []string{"Accept-Encoding: gzip"}
+			if tt.rng != "" {
+				hdr = append(hdr, "Range: "+tt.rng)
+			}
+			for i := range 2 {
+				r := get(t, "GET", url+"/big.js", hdr...)
+				if r.status != tt.wantStatus || r.header.Get("Content-Encoding") != "gzip" || r.body != tt.want {
+					t.Fatalf("request %d: got %d Content-Encoding %q with %d body bytes, want %d gzip with %d",
+						i+1, r.status, r.header.Get("Content-Encoding"), len(r.body), tt.wantStatus, len(tt.want))
+				}
 			}
 		})
 	}

@@ -72,7 +72,9 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, f *os.File, 
 	ct := contentType(rel)
 	if h.precomp && compressible(ct[0]) {
 		if p, sf := h.sidecar(r, or, rel, ct); p != nil {
-			closeFile(sf)
+			// Closed after the answer: a sidecar too large for memory is
+			// sent from sf.
+			defer closeFile(sf)
 			h.respond(w, r, p)
 			return
 		}
