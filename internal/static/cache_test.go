@@ -197,3 +197,66 @@ func TestFileChangedWhileReadIsSentWithItsLength(t *testing.T) {
 		})
 	}
 }
+
+// TestCachedFileReplacedIsNotServedStale: a cached small file replaced by
+// one over the memory limit, by a link out of the root, or by a
+// directory, and a cached sidecar replaced or removed, are served as the
+// disk has them once the second of the check has passed.
+func TestCachedFileReplacedIsNotServedStale(t *testing.T) {
+	big := strings.Repeat("B", maxCachedFile+10)
+	tests := []struct {
+		name    string
+		path    string
+		headers []string
+		change  func(t *testing.T, s *site)
+		status  int
+		body    string
+	}{
+		{"by a file over the memory limit", "/note.txt", nil, func(t *testing.T, s *site) {
+			s.write(t, "note.txt", big)
+		}, 200, big},
+		{"by a link out of the root", "/note.txt", nil, func(t *testing.T, s *site) {
+			p := filepath.Join(s.root, "note.txt")
+			os.Remove(p)
+			if err := os.Symlink(filepath.Join(s.base, "secret.txt"), p); err != nil {
+				t.Fatal(err)
+			}
+		}, 404, ""},
+		{"by a directory", "/note.txt", nil, func(t *testing.T, s *site) {
+			p := filepath.Join(s.root, "note.txt")
+			os.Remove(p)
+			os.Mkdir(p, 0o755)
+		}, 301, ""},
+		{"sidecar by one over the memory limit", "/app.js", []string{"Accept-Encoding: gzip"}, func(t *testing.T, s *site) {
+			s.write(t, "app.js.gz", big)
+		}, 200, big},
+		{"sidecar removed", "/app.js", []string{"Accept-Encoding: gzip"}, func(t *testing.T, s *site) {
+			os.Remove(filepath.Join(s.root, "app.js.gz"))
+		}, 200, strings.Repeat("console.log('portico');\n", 100)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSite(t)
+			s.write(t, "note.txt", "one")
+			s.precompress(t, "app.js", "gz")
+			h, clock := newHandlerClock(t, config.Static{Root: s.root, Precompressed: true})
+			url := h1test.Serve(t, h)
+			first := get(t, "GET", url+tt.path, tt.headers...)
+			if first.status != 200 {
+				t.Fatalf("first request: got %d", first.status)
+			}
+			tt.change(t, s)
+			if r := get(t, "GET", url+tt.path, tt.headers...); r.status != 200 || r.body != first.body {
+				t.Errorf("within the second: got %d, want the cached answer", r.status)
+			}
+			clock.advance(2 * time.Second)
+			r := get(t, "GET", url+tt.path, tt.headers...)
+			if r.status != tt.status || (tt.body != "" && r.body != tt.body) || strings.Contains(r.body, secret) {
+				t.Fatalf("after the check: got %d with %d body bytes, want %d with %d", r.status, len(r.body), tt.status, len(tt.body))
+			}
+			if r.status == 200 && r.header.Get("Content-Length") != strconv.Itoa(len(r.body)) {
+				t.Errorf("Content-Length %q for %d body bytes", r.header.Get("Content-Length"), len(r.body))
+			}
+		})
+	}
+}
