@@ -369,6 +369,22 @@ func TestMethodNotAllowed(t *testing.T) {
 	}
 }
 
+// TestOnlyGetAndHeadServe: every other method, on any path (a file, a
+// directory, a missing or hidden name), is a 405 with Allow and no file.
+func TestOnlyGetAndHeadServe(t *testing.T) {
+	s := newSite(t)
+	url := h1test.Serve(t, newHandler(t, config.Static{Root: s.root, Browse: true, SPAFallback: "/index.html"}))
+	for _, m := range []string{"OPTIONS", "PATCH", "TRACE", "PROPFIND", "get"} {
+		for _, p := range []string{"/", "/index.html", "/sub", "/files/", "/missing", "/.secret"} {
+			r := get(t, m, url+p)
+			if r.status != 405 || r.header.Get("Allow") != "GET, HEAD" || strings.Contains(r.body, "<h1>") ||
+				r.header.Get("ETag") != "" || r.header.Get("Location") != "" {
+				t.Errorf("%s %s: got %d Allow %q body %q, want 405 with Allow: GET, HEAD and no file", m, p, r.status, r.header.Get("Allow"), r.body)
+			}
+		}
+	}
+}
+
 func TestCacheControlRules(t *testing.T) {
 	s := newSite(t)
 	s.write(t, "assets/app.css", "x")
