@@ -142,6 +142,44 @@ func TestRangeOnHead(t *testing.T) {
 	}
 }
 
+// TestMultipartRangesOfALargeFile: several ranges of a file sent from
+// disk (not memory), out of order and one of them the tail, each part
+// with the right bytes and the total with an exact Content-Length.
+func TestMultipartRangesOfALargeFile(t *testing.T) {
+	s := newSite(t)
+	const size = 1 << 20
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i*13 + i>>8)
+	}
+	s.write(t, "big.bin", string(data))
+	url := h1test.Serve(t, newHandler(t, config.Static{Root: s.root}))
+	r := get(t, "GET", url+"/big.bin", "Range: bytes=700000-700099,0-9,-5,300000-300000")
+	if r.status != 206 {
+		t.Fatalf("got %d, want 206", r.status)
+	}
+	if cl, _ := strconv.Atoi(r.header.Get("Content-Length")); cl != len(r.body) {
+		t.Errorf("Content-Length %d, body %d bytes; want equal", cl, len(r.body))
+	}
+	_, params, _ := mime.ParseMediaType(r.header.Get("Content-Type"))
+	mr := multipart.NewReader(strings.NewReader(r.body), params["boundary"])
+	want := [][2]int{{700000, 700100}, {0, 10}, {size - 5, size}, {300000, 300001}}
+	for i, w := range want {
+		p, err := mr.NextPart()
+		if err != nil {
+			t.Fatalf("part %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(p)
+		cr := "bytes " + strconv.Itoa(w[0]) + "-" + strconv.Itoa(w[1]-1) + "/" + strconv.Itoa(size)
+		if !bytes.Equal(b, data[w[0]:w[1]]) || p.Header.Get("Content-Range") != cr {
+			t.Errorf("part %d: got %d bytes %q, want %s", i, len(b), p.Header.Get("Content-Range"), cr)
+		}
+	}
+	if _, err := mr.NextPart(); err != io.EOF {
+		t.Errorf("after the parts: got %v, want the end", err)
+	}
+}
+
 func TestIfRange(t *testing.T) {
 	s, url := rangeSite(t)
 	full := get(t, "GET", url+"/d.txt")
