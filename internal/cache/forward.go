@@ -319,7 +319,11 @@ func (rt *Route) refresh(ctx context.Context, e *Entry, h304 http.Header, reqT, 
 	for k, v := range h304 {
 		// An empty value is the upstream proxy's way of keeping net/http
 		// from inventing a Content-Type; it says nothing about the entry.
-		if !updatable(k) || len(v) == 0 || k == "Set-Cookie" {
+		// Content-Encoding describes the stored bytes, which a 304 does
+		// not change: an origin coding on the fly may name the coding it
+		// would have used for this client (RFC 9111 section 3.2 lets a
+		// cache keep such a field for the integrity of its entry).
+		if !updatable(k) || len(v) == 0 || k == "Set-Cookie" || k == "Content-Encoding" {
 			continue
 		}
 		ne.Header[k] = v

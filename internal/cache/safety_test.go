@@ -328,3 +328,32 @@ func TestRFC9111_4_3_4_A304WithTheWeakStoredETagRefreshes(t *testing.T) {
 	}
 	h.expectHits(2, "one revalidation")
 }
+
+func TestRFC9111_3_2_A304DoesNotChangeTheStoredContentEncodingOrLength(t *testing.T) {
+	h := newHarness(t, nil)
+	lm := h.clock.date(-time.Hour)
+	h.serve(200, "plain text", "Cache-Control", "max-age=1", "Last-Modified", lm)
+	h.get("/ce")
+	h.clock.Advance(2 * time.Second)
+	// An origin that compresses on the fly answers a revalidation from a
+	// client accepting gzip with the coding it would have used.
+	h.origin.set(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Date", h.clock.date(0))
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Last-Modified", lm)
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Set("X-Fresh", "1")
+		w.WriteHeader(http.StatusNotModified)
+	})
+	h.get("/ce", "Accept-Encoding", "gzip")
+	got := h.get("/ce", "Accept-Encoding", "identity")
+	if !isHit(got) || got.body != "plain text" || got.header.Get("X-Fresh") != "1" {
+		t.Fatalf("got %q hit=%v X-Fresh=%q", got.body, isHit(got), got.header.Get("X-Fresh"))
+	}
+	if ce := got.header.Get("Content-Encoding"); ce != "" {
+		t.Fatalf("the identity body is labelled Content-Encoding %q", ce)
+	}
+	if cl := got.header.Get("Content-Length"); cl != "10" {
+		t.Fatalf("Content-Length %q, want 10", cl)
+	}
+}
