@@ -16,10 +16,10 @@ var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }
 
 // fastHit looks r up in the memory tier without building the key as a
 // string. It only takes the common case (no key additions, query as
-// sent, no Vary marker); anything else returns nil and the full lookup
-// runs.
+// sent, a path needing no escaping, no Vary marker); anything else
+// returns nil and the full lookup runs.
 func (rt *Route) fastHit(r *http.Request) *Entry {
-	if !rt.plainKey {
+	if !rt.plainKey || r.URL.RawPath != "" || !plainPath(r.URL.Path) {
 		return nil
 	}
 	mem, ok := rt.c.tiers[0].s.(bytesGetter)

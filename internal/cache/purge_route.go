@@ -48,7 +48,7 @@ func sameOrigin(r *http.Request, ref string) string {
 		base := *r.URL
 		u = base.ResolveReference(u)
 	}
-	s := strings.ToLower(r.Host) + u.Path
+	s := strings.ToLower(r.Host) + u.EscapedPath()
 	if u.RawQuery != "" {
 		s += "?" + u.RawQuery
 	}

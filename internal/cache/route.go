@@ -110,10 +110,14 @@ func (rt *Route) keys(r *http.Request) (url, key string) {
 	if q != "" && rt.query != "ignore" && (rt.query == "sort" || len(rt.ignoreParams) > 0) {
 		q = rt.normalQuery(q)
 	}
+	// The path as sent, escaped: the upstream gets r.URL.EscapedPath(),
+	// so /a%2Fb and /a/b (or /p%3Fx and /p?x) are different resources and
+	// must not share an entry.
+	path := r.URL.EscapedPath()
 	if q == "" || rt.query == "ignore" {
-		key = host + r.URL.Path + "\x00"
+		key = host + path + "\x00"
 	} else {
-		key = host + r.URL.Path + "?" + q + "\x00"
+		key = host + path + "?" + q + "\x00"
 	}
 	url = key[:len(key)-1]
 	if len(rt.keyHeaders) == 0 && len(rt.keyCookies) == 0 {
@@ -146,6 +150,21 @@ func (rt *Route) normalQuery(q string) string {
 		slices.Sort(parts)
 	}
 	return strings.Join(parts, "&")
+}
+
+// plainPath reports whether p is its own escaped form: no byte of it is
+// one url.URL.EscapedPath would escape. For such a path with no RawPath,
+// the key's path is r.URL.Path as it is.
+func plainPath(p string) bool {
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-_.~$&+,/:;=@", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func hasUpper(s string) bool {

@@ -357,3 +357,49 @@ func TestRFC9111_3_2_A304DoesNotChangeTheStoredContentEncodingOrLength(t *testin
 		t.Fatalf("Content-Length %q, want 10", cl)
 	}
 }
+
+func TestCacheKeyIsThePathAsSent(t *testing.T) {
+	tests := []struct{ attack, victim string }{
+		{"/a%2Fb", "/a/b"},
+		{"/p%3Fx=1", "/p?x=1"},
+		{"/c%252F", "/c%2F"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.attack, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.origin.set(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "max-age=100")
+				w.Write([]byte("uri=" + r.RequestURI))
+			})
+			h.get(tt.attack)
+			if got := h.get(tt.victim); got.body != "uri="+tt.victim {
+				t.Fatalf("%s got %q (hit=%v): the response to %s", tt.victim, got.body, isHit(got), tt.attack)
+			}
+			if got := h.get(tt.attack); got.body != "uri="+tt.attack || !isHit(got) {
+				t.Fatalf("%s got %q hit=%v", tt.attack, got.body, isHit(got))
+			}
+		})
+	}
+}
+
+func TestRFC9111_4_4_InvalidationReachesThePathAsSent(t *testing.T) {
+	h := newHarness(t, nil)
+	h.origin.set(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.Header().Set("Location", "/a%2Fb")
+			w.WriteHeader(http.StatusCreated)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=100")
+		w.Write([]byte("uri=" + r.RequestURI))
+	})
+	h.get("/a%2Fb")
+	h.get("/a/b")
+	h.do(http.MethodPost, "/new")
+	if got := h.get("/a%2Fb"); isHit(got) {
+		t.Fatal("the entry named by Location survived the POST")
+	}
+	if got := h.get("/a/b"); !isHit(got) {
+		t.Fatal("the POST's Location removed another path's entry")
+	}
+}
