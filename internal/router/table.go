@@ -20,7 +20,10 @@
 // literals are compared as text, so rules should use the canonical form
 // clients send ("::1", not "0:0::1"). A rule without hosts matches any host.
 //
-// Paths are case-sensitive and compared with the already-cleaned request path.
+// Paths are case-sensitive and compared with the already-cleaned, decoded
+// request path (r.URL.Path). A rule path is percent-decoded once when
+// compiled, so "/my%20files" matches the request "/my%20files" (and
+// "/a%2Fb" is the same rule as "/a/b").
 // A prefix respects segments: "/api" matches "/api", "/api/" and "/api/x" but
 // not "/apix"; "/api/" matches "/api/" and "/api/x" and, as users expect, also
 // "/api"; "/" matches every path. An Exact rule matches only its own path.
@@ -62,6 +65,7 @@ type Rule struct {
 	// means any host.
 	Hosts []string
 	// Path starts with "/". It is a segment-respecting prefix unless Exact.
+	// Percent-escapes are decoded; a literal "%" is written "%25".
 	Path string
 	// Exact makes Path match only a request path equal to it.
 	Exact bool

@@ -6,6 +6,7 @@ import (
 	"github.com/portico-proxy/portico/internal/httpsyntax"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -49,8 +50,10 @@ func compileRule(i int32, r *Rule) (compiled, []cand, []hostKey, []error) {
 // compilePath returns the candidates of a rule path: one, or two for a
 // trailing-slash prefix, which also matches its bare form.
 func compilePath(i int32, p string, exact bool) ([]cand, error) {
-	if err := checkPath(p); err != nil {
-		return nil, fmt.Errorf("path %q: %w", p, err)
+	raw := p
+	p, err := decodePath(p)
+	if err != nil {
+		return nil, fmt.Errorf("path %q: %w", raw, err)
 	}
 	switch {
 	case exact:
@@ -68,21 +71,37 @@ func compilePath(i int32, p string, exact bool) ([]cand, error) {
 	}
 }
 
-// checkPath rejects paths that are malformed or that no cleaned request
-// path can match.
-func checkPath(p string) error {
+// decodePath checks a rule path as written and returns it percent-decoded,
+// the form request paths are matched in: "/my%20files" names the request
+// "/my%20files", whose path is "/my files". It rejects paths that are
+// malformed or that no cleaned request path can match.
+func decodePath(p string) (string, error) {
 	if p == "" {
-		return errors.New(`empty; use "/" to match every path`)
+		return "", errors.New(`empty; use "/" to match every path`)
 	}
 	if p[0] != '/' {
-		return errors.New(`must start with "/"`)
+		return "", errors.New(`must start with "/"`)
 	}
 	for i := 0; i < len(p); i++ {
-		switch c := p[i]; {
-		case c < 0x20 || c == 0x7f:
+		if c := p[i]; c == '?' || c == '#' {
+			return "", fmt.Errorf("%q: a route matches the path only, not the query or fragment", c)
+		}
+	}
+	if strings.IndexByte(p, '%') >= 0 {
+		d, err := url.PathUnescape(p)
+		if err != nil {
+			return "", errors.New(`invalid percent-escape; request paths are matched decoded, write "%" itself as "%25"`)
+		}
+		p = d
+	}
+	return p, checkPath(p)
+}
+
+// checkPath rejects decoded paths that no cleaned request path can match.
+func checkPath(p string) error {
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c < 0x20 || c == 0x7f {
 			return fmt.Errorf("control byte %#x", c)
-		case c == '?' || c == '#':
-			return fmt.Errorf("%q: a route matches the path only, not the query or fragment", c)
 		}
 	}
 	if strings.Contains(p, "//") {

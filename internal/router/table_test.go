@@ -264,6 +264,10 @@ func TestNewTableErrors(t *testing.T) {
 		{"path with dot segment", Rule{Path: "/api/."}, `"." segment`},
 		{"path with query", Rule{Path: "/api?x=1"}, "not the query"},
 		{"path with control byte", Rule{Path: "/api\n"}, "control byte"},
+		{"path with a bad escape", Rule{Path: "/100%"}, `invalid percent-escape`},
+		{"path with an escaped double slash", Rule{Path: "/a%2F%2Fb"}, `contains "//"`},
+		{"path with an escaped dot-dot segment", Rule{Path: "/a/%2e%2e/b"}, `".." segment`},
+		{"path with an escaped control byte", Rule{Path: "/a%00"}, "control byte"},
 		{"no handler", Rule{Path: "/", Handler: nil}, "no handler"},
 		{"empty host", Rule{Path: "/", Hosts: []string{""}}, `host "": empty`},
 		{"star host", Rule{Path: "/", Hosts: []string{"*"}}, "leave hosts empty"},
@@ -327,6 +331,38 @@ func TestNewTableAccepts(t *testing.T) {
 	}
 	if _, err := NewTable(rules); err != nil {
 		t.Fatalf("NewTable: %v, want nil", err)
+	}
+}
+
+// Request paths are matched decoded, so a rule path written with
+// percent-escapes is decoded once when compiled: it matches the request that
+// spells it the same way, and not only that request escaped a second time.
+func TestRulePathEscapesAreDecoded(t *testing.T) {
+	tab := newTestTable(t, []Rule{
+		{Path: "/my%20files"},              // 0
+		{Path: "/caf%C3%A9/", Exact: true}, // 1
+		{Path: "/100%25"},                  // 2
+		{Path: "/a%2Fb"},                   // 3
+		{Path: "/"},                        // 4
+	})
+	cases := []struct {
+		path string // as the dispatcher hands it over: decoded and cleaned
+		want int
+	}{
+		{"/my files", 0},   // "/my%20files" as sent
+		{"/my files/x", 0}, // "/my%20files/x"
+		{"/my%20files", 4}, // "/my%2520files": another name
+		{"/café/", 1},      // "/caf%C3%A9/" or "/café/"
+		{"/caf%C3%A9/", 4}, // "/caf%25C3%25A9/"
+		{"/100%", 2},       // "/100%25"
+		{"/100%25", 4},     // "/100%2525"
+		{"/a/b", 3},        // "/a%2Fb" and "/a/b" are one path once decoded
+		{"/a/b/c", 3},
+	}
+	for _, tc := range cases {
+		if got := (req{path: tc.path}).lookup(tab); got != tc.want {
+			t.Errorf("path %q: got rule %d, want %d", tc.path, got, tc.want)
+		}
 	}
 }
 
