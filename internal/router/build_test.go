@@ -2,6 +2,7 @@ package router
 
 import (
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -123,5 +124,69 @@ func TestCacheRouteWithoutStoresIsABuildError(t *testing.T) {
 	_, err = Build(cfg, Shared{})
 	if err == nil || !strings.Contains(err.Error(), `route "route[0]": cache: no cache stores`) {
 		t.Fatalf("got %v, want a cache build error naming the route", err)
+	}
+}
+
+// TestEncodedPathsPickTheRouteOfThePathSent sends unnormalised and
+// percent-encoded targets through a generation and checks both the route
+// chosen and the target the backend receives: a request never reaches a
+// harmless route while the path sent upstream names a protected one. As in
+// nginx, the path is matched decoded, with dot segments and double slashes
+// resolved (and then sent upstream resolved); ";" and "\" are ordinary bytes.
+func TestEncodedPathsPickTheRouteOfThePathSent(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "backend "+r.RequestURI)
+	}))
+	t.Cleanup(backend.Close)
+	g := buildFrom(t, `listeners: [{addr: "127.0.0.1:0", name: web}]
+routes:
+  - match: {path: /admin}
+    respond: {status: 403, body: "denied"}
+  - match: {path: "/my%20files"}
+    respond: {status: 403, body: "denied"}
+  - match: {path: /api}
+    strip_prefix: /api
+    proxy: "`+backend.URL+`"
+  - match: /
+    proxy: "`+backend.URL+`"
+`)
+	h := g.Handler("web")
+	tests := []struct{ name, target, want string }{
+		{"prefix stops at a segment", "/apiary", "backend /apiary"},
+		{"strip_prefix on the bare prefix", "/api", "backend /"},
+		{"paths are case-sensitive", "/ADMIN", "backend /ADMIN"},
+		{"encoded dot-dot", "/public/%2e%2e/admin", "denied"},
+		{"encoded dot-dot upper case", "/public/%2E%2E/admin", "denied"},
+		{"half-encoded dot-dot", "/public/.%2e/admin", "denied"},
+		{"dot-dot then encoded slash", "/public/..%2Fadmin", "denied"},
+		{"encoded slashes around dot-dot", "/public%2F..%2Fadmin", "denied"},
+		{"dot-dot out of a stripped prefix", "/api/%2e%2e/admin", "denied"},
+		{"encoded dot-dot inside a stripped prefix", "/api/x%2F..%2Fy", "backend /y"},
+		{"dot segment", "/./admin", "denied"},
+		{"encoded dot segment", "/public/%2e/x", "backend /public/x"},
+		{"trailing dot segment", "/admin/.", "denied"},
+		{"trailing encoded dot segment", "/admin/%2e", "denied"},
+		{"trailing dot-dot leaves the prefix", "/admin/x/../..", "backend /"},
+		{"encoded trailing slash", "/admin%2F", "denied"},
+		{"encoded slash inside a segment", "/admin%2Fx", "denied"},
+		{"encoded letter", "/%61dmin", "denied"},
+		{"double encoding is one decoding", "/public/%252e%252e/admin", "backend /public/%252e%252e/admin"},
+		{"escaped route path, plain request", "/my%20files", "denied"},
+		{"escaped route path, double-encoded request", "/my%2520files", "backend /my%2520files"},
+		{"backslash is not a separator", `/public\..\admin`, `backend /public%5C..%5Cadmin`},
+		{"path parameter is part of the segment", "/admin;x=1", "backend /admin;x=1"},
+		{"dot-dot with a parameter is not a dot segment", "/public/..;/admin", "backend /public/..;/admin"},
+		{"trailing dot in a name", "/admin.", "backend /admin."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", tt.target, nil) // parsed as the listeners parse it
+			r.Host = "x"
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if got := w.Body.String(); got != tt.want {
+				t.Errorf("%s: got %d %q, want %q", tt.target, w.Code, got, tt.want)
+			}
+		})
 	}
 }
