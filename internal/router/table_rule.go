@@ -88,11 +88,12 @@ func decodePath(p string) (string, error) {
 		}
 	}
 	if strings.IndexByte(p, '%') >= 0 {
-		d, err := url.PathUnescape(p)
-		if err != nil {
-			return "", errors.New(`invalid percent-escape; request paths are matched decoded, write "%" itself as "%25"`)
+		// A "%" that starts no escape ("/100%") stays itself, as such a
+		// rule always matched: configs written before escapes were decoded
+		// keep their meaning.
+		if d, err := url.PathUnescape(p); err == nil {
+			p = d
 		}
-		p = d
 	}
 	return p, checkPath(p)
 }
