@@ -59,10 +59,20 @@ type Server struct {
 }
 
 // New binds addr at once, so a busy admin port is reported at start.
+// addr must be on a loopback host, as config.Validate demands; New checks
+// again, before and after binding, so that no caller can put the API on
+// every interface.
 func New(addr string, src Sources, log *slog.Logger) (*Server, error) {
+	if host, _, err := net.SplitHostPort(addr); err != nil || !loopbackHost(host) {
+		return nil, fmt.Errorf("admin: %q is not on a loopback host; use 127.0.0.1, ::1 or localhost", addr)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
+	}
+	if a, ok := ln.Addr().(*net.TCPAddr); !ok || !a.IP.IsLoopback() {
+		ln.Close()
+		return nil, fmt.Errorf("admin: %q bound %s, which is not loopback", addr, ln.Addr())
 	}
 	return &Server{ln: ln, srv: &http.Server{
 		Handler:           Handler(src),
