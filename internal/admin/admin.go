@@ -147,14 +147,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// guard keeps web pages out of the admin API. The listener is on loopback,
-// but a browser on the same machine can still be made to send requests to
-// it: a Host that is not a loopback name (DNS rebinding) is refused, and a
+// guard keeps web pages out of the admin API. The listener is on loopback
+// (a peer that is not is refused all the same), but a browser on the same
+// machine can still be made to send requests to it: a Host that is not a loopback name (DNS rebinding) is refused, and a
 // state-changing call must come with a JSON content type or no body and no
 // foreign Origin, which a cross-site form cannot forge without a CORS
 // preflight that this API never answers.
 func guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !loopbackPeer(r.RemoteAddr) {
+			writeJSON(w, http.StatusForbidden, errorBody{"admin API answers loopback peers only"})
+			return
+		}
 		if !loopbackHost(r.Host) {
 			writeJSON(w, http.StatusForbidden, errorBody{"admin API answers loopback host names only"})
 			return
@@ -185,6 +189,18 @@ func loopbackHost(hostport string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// loopbackPeer reports a client on this machine. An address that is not
+// host:port at all (a Unix socket, when embedded) has no network peer and
+// is let through to the other checks.
+func loopbackPeer(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || ip.IsLoopback()
 }
 
 func loopbackOrigin(origin string) bool {

@@ -38,6 +38,7 @@ func testGeneration(t *testing.T) *router.Generation {
 func call(h http.Handler, method, target, contentType, body string, hdr ...string) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(method, target, strings.NewReader(body))
 	r.Host = "127.0.0.1:9901"
+	r.RemoteAddr = "127.0.0.1:40000"
 	if contentType != "" {
 		r.Header.Set("Content-Type", contentType)
 	}
@@ -131,6 +132,7 @@ func TestGuardRefusesBrowserTricks(t *testing.T) {
 	for _, tt := range tests {
 		r := httptest.NewRequest("POST", "/api/reload", strings.NewReader(tt.body))
 		r.Host = tt.host
+		r.RemoteAddr = "127.0.0.1:40000"
 		if tt.ctype != "" {
 			r.Header.Set("Content-Type", tt.ctype)
 		}
