@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -94,6 +95,11 @@ func (p *Proxy) outgoingURI(r *http.Request) string {
 	if p.StripPrefix != "" {
 		if rest, ok := cutSegmentPrefix(path, p.StripPrefix); ok {
 			path = rest
+		} else if rest, ok := cutSegmentPrefix(r.URL.Path, p.StripPrefix); ok {
+			// The prefix came escaped (/%61pi/x, /api%2Fx) and the router
+			// matched it decoded: cut it from the decoded path and escape
+			// the rest again, as nginx does.
+			path = (&url.URL{Path: rest}).EscapedPath()
 		}
 	}
 	if p.AddPrefix != "" {

@@ -331,6 +331,12 @@ func TestProxyStripAndAddPrefix(t *testing.T) {
 		{"/api", "", "/apix", "/apix"},
 		{"/api/", "/v2", "/api/users", "/v2/users"},
 		{"", "/base/", "/x%2Fy", "/base/x%2Fy"},
+		// The prefix sent escaped: the router matches it decoded, so it is
+		// cut all the same and the rest sent escaped.
+		{"/api", "", "/%61pi/users", "/users"},
+		{"/api", "", "/api%2Fusers", "/users"},
+		{"/api", "", "/%61pi/a%20b%2Fc", "/a%20b/c"},
+		{"/api", "", "/%61pix", "/%61pix"},
 	}
 	for _, tt := range tests {
 		got := make(chan string, 1)
