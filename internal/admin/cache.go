@@ -1,8 +1,8 @@
 package admin
 
 import (
-	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/portico-proxy/portico/internal/cache"
 )
@@ -16,14 +16,18 @@ func cacheRoutes(mux *http.ServeMux, c *cache.Cache) {
 	})
 	mux.HandleFunc("POST /api/cache/purge", func(w http.ResponseWriter, r *http.Request) {
 		var p cache.Purge
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&p); err != nil {
-			writeJSON(w, http.StatusBadRequest, errorBody{`body: want {"url": ...}, {"prefix": ...} or {"tag": ...}: ` + err.Error()})
+		if !decodeBody(w, r, &p, `{"url": ...}, {"prefix": ...} or {"tag": ...}`) {
 			return
 		}
 		if countSet(p.URL, p.Prefix, p.Tag) != 1 {
 			writeJSON(w, http.StatusBadRequest, errorBody{"name exactly one of url, prefix, tag"})
+			return
+		}
+		// Cache keys start with the host. Without one, a URL or prefix
+		// (a path alone, a bare scheme) would match nothing and answer
+		// {"removed": 0} as if it had worked.
+		if u := p.URL + p.Prefix; u != "" && !hasHost(u) {
+			writeJSON(w, http.StatusBadRequest, errorBody{`name the host: "example.com/img/" or "https://example.com/img/"`})
 			return
 		}
 		n, err := c.Purge(r.Context(), p)
@@ -40,6 +44,15 @@ func cacheRoutes(mux *http.ServeMux, c *cache.Cache) {
 type purgeResult struct {
 	Removed int    `json:"removed"`
 	Error   string `json:"error,omitempty"`
+}
+
+// hasHost reports a purge URL or prefix that starts with a host, after
+// an optional scheme.
+func hasHost(u string) bool {
+	if _, rest, ok := strings.Cut(u, "://"); ok {
+		u = rest
+	}
+	return u != "" && u[0] != '/' && u[0] != '?'
 }
 
 func countSet(values ...string) int {

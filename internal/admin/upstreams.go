@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/portico-proxy/portico/internal/router"
@@ -38,11 +37,8 @@ func upstreamRoutes(mux *http.ServeMux, gen func() *router.Generation) {
 				Backend string `json:"backend"`
 			}
 			body.Backend = r.URL.Query().Get("backend")
-			if r.ContentLength != 0 {
-				if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&body); err != nil {
-					writeJSON(w, http.StatusBadRequest, errorBody{"body: " + err.Error()})
-					return
-				}
+			if r.ContentLength != 0 && !decodeBody(w, r, &body, `{"backend": "URL as written"}`) {
+				return
 			}
 			if body.Backend == "" {
 				writeJSON(w, http.StatusBadRequest, errorBody{`name the backend: {"backend": "http://host:port"}`})
