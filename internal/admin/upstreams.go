@@ -28,7 +28,8 @@ func upstreamRoutes(mux *http.ServeMux, gen func() *router.Generation) {
 	})
 	drain := func(on bool) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			p := findPool(gen(), r.PathValue("pool"))
+			g := gen()
+			p := findPool(g, r.PathValue("pool"))
 			if p == nil {
 				writeJSON(w, http.StatusNotFound, errorBody{"no upstream " + r.PathValue("pool")})
 				return
@@ -44,9 +45,25 @@ func upstreamRoutes(mux *http.ServeMux, gen func() *router.Generation) {
 				writeJSON(w, http.StatusBadRequest, errorBody{`name the backend: {"backend": "http://host:port"}`})
 				return
 			}
-			if err := p.SetDraining(body.Backend, on); err != nil {
-				writeJSON(w, http.StatusNotFound, errorBody{err.Error()})
-				return
+			// A reload may swap in a generation built before the mark was
+			// set; apply it again to whatever is live until that holds
+			// still, so the answer and the live pool agree. (A reload
+			// that builds before and swaps after this call returns is
+			// outside what the admin API can see.)
+			for range 10 {
+				if err := p.SetDraining(body.Backend, on); err != nil {
+					writeJSON(w, http.StatusNotFound, errorBody{err.Error()})
+					return
+				}
+				live := gen()
+				if live == g {
+					break
+				}
+				g = live
+				if p = findPool(g, r.PathValue("pool")); p == nil {
+					writeJSON(w, http.StatusNotFound, errorBody{"no upstream " + r.PathValue("pool")})
+					return
+				}
 			}
 			writeJSON(w, http.StatusOK, p.State())
 		}
