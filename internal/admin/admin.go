@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -131,7 +132,52 @@ func Handler(src Sources) http.Handler {
 			writeJSON(w, http.StatusOK, certificatesOf(src.Certificates(), time.Now()))
 		})
 	}
-	return guard(mux)
+	return guard(jsonErrors(mux))
+}
+
+// jsonErrors answers what the mux itself would answer in text (404, 405
+// with Allow, a redirect to the clean path) in JSON, as every other
+// answer is.
+func jsonErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" && path.Clean(r.URL.Path) == r.URL.Path {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		if pattern != "" { // a path with dots or doubled slashes
+			writeJSON(w, http.StatusNotFound, errorBody{"not found: " + r.URL.Path + " is not a clean path"})
+			return
+		}
+		rec := &headerOnly{header: http.Header{}}
+		h.ServeHTTP(rec, r)
+		if allow := rec.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		msg := strings.ToLower(http.StatusText(rec.code))
+		if rec.code == http.StatusMethodNotAllowed {
+			msg += "; use " + rec.header.Get("Allow")
+		}
+		writeJSON(w, rec.code, errorBody{msg})
+	})
+}
+
+// headerOnly keeps the status and header of an answer, not its body.
+type headerOnly struct {
+	header http.Header
+	code   int
+}
+
+func (h *headerOnly) Header() http.Header { return h.header }
+func (h *headerOnly) WriteHeader(code int) {
+	if h.code == 0 {
+		h.code = code
+	}
+}
+
+func (h *headerOnly) Write(b []byte) (int, error) {
+	h.WriteHeader(http.StatusOK)
+	return len(b), nil
 }
 
 type errorBody struct {
@@ -155,6 +201,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // preflight that this API never answers.
 func guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
 		if !loopbackPeer(r.RemoteAddr) {
 			writeJSON(w, http.StatusForbidden, errorBody{"admin API answers loopback peers only"})
 			return
