@@ -286,6 +286,13 @@ var conformanceCases = []confCase{
 		},
 	},
 	{
+		name: "absolute-form target with an empty path is /", h: echo,
+		send: "GET http://example.com?q=1 HTTP/1.1\r\nHost: other\r\n\r\n",
+		check: func(rs []result) error {
+			return bodyHas(rs[0], "host=example.com uri=http://example.com/?q=1 path=/ query=q=1")
+		},
+	},
+	{
 		name: "OPTIONS asterisk reaches the handler", h: echo,
 		send:  "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
 		check: func(rs []result) error { return bodyHas(rs[0], "OPTIONS * HTTP/1.1", "path=*") },

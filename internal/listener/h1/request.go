@@ -134,6 +134,8 @@ func parseTarget(method, target string, u *url.URL) bool {
 	*u = *p
 	if authority {
 		u.Scheme = ""
+	} else if u.Path == "" {
+		u.Path = "/" // http://host names the path "/" (RFC 9112 3.2.2, RFC 9110 4.2.3)
 	}
 	return true
 }
