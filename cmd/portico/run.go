@@ -203,6 +203,11 @@ func (in *instance) reload() (err error) {
 		return fmt.Errorf("reload: config kept: %w", err)
 	}
 	in.cur.Swap(gen)
+	// A drain that arrived while gen was being built marked the old pools
+	// (and the shared set) only; now that gen is live, take the marks over.
+	for _, p := range gen.Pools() {
+		p.SyncDrains()
+	}
 	in.reloadCerts(cfg)
 	// Requests already running on the old generation finish on it; its
 	// pools close their connections as those requests return them.

@@ -61,3 +61,12 @@ func (p *Pool) SetDraining(url string, draining bool) error {
 	}
 	return nil
 }
+
+// SyncDrains sets every backend's draining mark from the pool's DrainSet.
+// A reload calls it on the new pools once they are live: a drain that came
+// while they were being built marked the old pools and the set, not them.
+func (p *Pool) SyncDrains() {
+	for _, b := range p.set.Load().all {
+		b.draining.Store(p.drains.has(p.name, b.url))
+	}
+}
