@@ -335,7 +335,7 @@ func (p *Proxy) roundTrip(w http.ResponseWriter, r *http.Request, c *conn, h *re
 		}
 	}
 	if head.status == http.StatusSwitchingProtocols {
-		if h.upgrade == "" {
+		if !switchesTo(h.upgrade, head.upgrade) {
 			return false, false, errMalformed
 		}
 		return true, false, p.tunnel(w, c, head)

@@ -73,6 +73,37 @@ func waitClosed(c net.Conn, br *bufio.Reader, within time.Duration) error {
 	return nil // reset: closed as well
 }
 
+// TestUpgradeAnswerMustMatchTheAsk: a 101 whose Upgrade names a protocol
+// the client did not ask for (or none) is a 502 and never a tunnel, and
+// the backend connection is closed.
+func TestUpgradeAnswerMustMatchTheAsk(t *testing.T) {
+	for _, upgrade := range []string{"Upgrade: evil\r\n", "Upgrade: websocket, evil\r\n", ""} {
+		closed := make(chan error, 1)
+		addr := testbackend.Raw(t, func(c net.Conn, br *bufio.Reader) {
+			if testbackend.ReadHead(br) != nil {
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"+upgrade+"\r\nsmuggled")
+			closed <- waitClosed(c, br, 3*time.Second)
+		})
+		front := upgradeFront(t, addr)
+		c := dialFront(t, front)
+		io.WriteString(c, upgradeRequest)
+		br := bufio.NewReader(c)
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%q: %v", upgrade, err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode != http.StatusBadGateway {
+			t.Fatalf("101 with %q to Upgrade: websocket: got %d %q, want 502", upgrade, res.StatusCode, body)
+		}
+		if err := <-closed; err != nil {
+			t.Fatalf("%q: the backend connection was left open: %v", upgrade, err)
+		}
+	}
+}
+
 // TestUpgradeAnswered200IsAPlainResponse: a backend that does not switch
 // answers the upgrade request like any other; the client connection
 // stays HTTP and serves the next request.

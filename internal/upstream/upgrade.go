@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -84,6 +85,23 @@ func (p *Proxy) tunnel(w http.ResponseWriter, c *conn, head *responseHead) error
 	grace()
 	wg.Wait()
 	return nil
+}
+
+// switchesTo reports whether a 101's Upgrade value (got) names only
+// protocols the request asked for: a backend must not switch to one the
+// client never offered (RFC 9110 7.8), nor leave it unnamed.
+func switchesTo(asked, got string) bool {
+	if asked == "" || strings.TrimSpace(got) == "" {
+		return false
+	}
+	for got != "" {
+		var p string
+		p, got, _ = strings.Cut(got, ",")
+		if p = strings.TrimSpace(p); p == "" || !hasToken([]string{asked}, p) {
+			return false
+		}
+	}
+	return true
 }
 
 const tunnelCloseGrace = 5 * time.Second
