@@ -286,3 +286,183 @@ func TestStoppedServerServesFromOriginAndLogsOnce(t *testing.T) {
 		t.Errorf("logged %d store failures over %d requests, want 1 (rate limited): %s", c, n, f.logs.String())
 	}
 }
+
+// sameEntry fails unless got is want as written.
+func sameEntry(t *testing.T, got, want *cache.Entry) {
+	t.Helper()
+	if got == nil {
+		t.Fatal("got a miss, want the entry")
+	}
+	a, _ := got.MarshalBinary()
+	b, _ := want.MarshalBinary()
+	if !bytes.Equal(a, b) {
+		t.Fatalf("entry differs from what was written: key %q body %d bytes, want key %q body %d bytes",
+			got.Key, len(got.Body), want.Key, len(want.Body))
+	}
+}
+
+// eventually retries fn for up to d; the store must come back on its own.
+func eventually(t *testing.T, d time.Duration, what string, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := fn()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still failing after %v: %v", what, d, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Case 2: Redis restarted under a running store.
+func TestRestartedServerRecoversAndServesWholeEntriesOrMisses(t *testing.T) {
+	srv := startServer(t)
+	s := documented(t, srv.addr)
+	ctx := context.Background()
+	saved := storetest.Entry("example.com/saved", 200<<10, "t")
+	lost := storetest.Entry("example.com/lost", 200<<10)
+	if err := s.Put(ctx, saved); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.c.Save(ctx).Err(); err != nil { // on disk: it comes back with the server
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, lost); err != nil { // only in memory: gone with the server
+		t.Fatal(err)
+	}
+	srv.stop()
+	if _, err := s.Get(ctx, saved.Key); err == nil {
+		t.Fatal("Get with the server stopped reported no error")
+	}
+	srv.start()
+	var got *cache.Entry
+	eventually(t, 2*time.Second, "Get after restart", func() (err error) {
+		got, err = s.Get(ctx, saved.Key)
+		return err
+	})
+	sameEntry(t, got, saved)
+	if e, err := s.Get(ctx, lost.Key); e != nil || err != nil {
+		t.Fatalf("entry written after the last save: got %v, %v; want a miss", e != nil, err)
+	}
+	fresh := storetest.Entry("example.com/fresh", 100)
+	if err := s.Put(ctx, fresh); err != nil {
+		t.Fatalf("Put after restart: %v", err)
+	}
+	got, err := s.Get(ctx, fresh.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameEntry(t, got, fresh)
+	if n, err := s.DeleteTag(ctx, "t"); err != nil || n != 1 {
+		t.Fatalf("purge by tag after restart: %d, %v; want 1, nil", n, err)
+	}
+}
+
+func TestRestartedServerDeliversPurgesAgain(t *testing.T) {
+	srv := startServer(t)
+	a, b := documented(t, srv.addr), documented(t, srv.addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan string, 100)
+	if err := b.Subscribe(ctx, func(m []byte) { got <- string(m) }); err != nil {
+		t.Fatal(err)
+	}
+	srv.stop()
+	time.Sleep(100 * time.Millisecond)
+	srv.start()
+	// The subscriber reconnects on its own; publish until it hears one.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_ = a.Publish(ctx, []byte("after restart"))
+		select {
+		case m := <-got:
+			if m != "after restart" {
+				t.Fatalf("got %q", m)
+			}
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no purge message delivered within 10s of the restart")
+		}
+	}
+}
+
+// Case 3: Redis slow (the process paused with SIGSTOP: connections are
+// accepted by the kernel, nothing answers).
+func TestPausedServerHoldsNoCallPastTheTimeout(t *testing.T) {
+	srv := startServer(t)
+	s := documented(t, srv.addr)
+	f := newFront(t, s, nil, "from origin")
+	ctx := context.Background()
+	e := storetest.Entry("example.com/p", 100)
+	if err := s.Put(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if w, _ := f.get("/warm"); w.Code != 200 {
+		t.Fatalf("warm-up: %d", w.Code)
+	}
+	srv.signal(syscall.SIGSTOP)
+	// A Get waits for one reply; a Put may also wait to send its body.
+	bound := config.DefaultRedisReadTimeout + 300*time.Millisecond
+	putBound := config.DefaultRedisWriteTimeout + bound
+	for i := range 3 {
+		start := time.Now()
+		if _, err := s.Get(ctx, e.Key); err == nil {
+			t.Fatal("Get from a paused server reported no error")
+		}
+		if d := time.Since(start); d > bound {
+			t.Fatalf("Get %d held %v by a paused server, want under %v", i, d, bound)
+		}
+		start = time.Now()
+		if err := s.Put(ctx, storetest.Entry("example.com/big", 4<<20)); err == nil {
+			t.Fatal("Put to a paused server reported no error")
+		}
+		if d := time.Since(start); d > putBound {
+			t.Fatalf("Put %d held %v by a paused server, want under %v", i, d, putBound)
+		}
+	}
+	time.Sleep(1100 * time.Millisecond) // past the cache's backoff: the next request asks Redis again
+	w, d := f.get("/slow")
+	if w.Code != 200 || w.Body.String() != "from origin" {
+		t.Fatalf("request with Redis paused: %d %q", w.Code, w.Body.String())
+	}
+	if d > bound {
+		t.Fatalf("request held %v by a paused Redis, want under %v", d, bound)
+	}
+	srv.signal(syscall.SIGCONT)
+	// Once it answers again, replies match their commands: no late answer
+	// to a timed-out call is read as another's.
+	var got *cache.Entry
+	eventually(t, 2*time.Second, "Get after resume", func() (err error) {
+		got, err = s.Get(ctx, e.Key)
+		return err
+	})
+	sameEntry(t, got, e)
+}
+
+// Case 5: bodies over max_object never reach Redis.
+func TestEntryOverMaxObjectIsNotWritten(t *testing.T) {
+	srv := startServer(t)
+	s := documented(t, srv.addr)
+	ctx := context.Background()
+	rc := &config.RouteCache{MaxObject: 1 << 10}
+	big := newFront(t, s, rc, strings.Repeat("b", 4<<10))
+	w, _ := big.get("/big")
+	if w.Code != 200 || w.Body.Len() != 4<<10 {
+		t.Fatalf("big: %d, %d bytes", w.Code, w.Body.Len())
+	}
+	if n, err := s.c.DBSize(ctx).Result(); err != nil || n != 0 {
+		t.Fatalf("Redis holds %d keys (%v) after a body over max_object", n, err)
+	}
+	small := newFront(t, s, rc, strings.Repeat("s", 1<<10))
+	if w, _ := small.get("/small"); w.Code != 200 || w.Body.Len() != 1<<10 {
+		t.Fatalf("small: %d, %d bytes", w.Code, w.Body.Len())
+	}
+	if n, err := s.c.DBSize(ctx).Result(); err != nil || n != 1 {
+		t.Fatalf("Redis holds %d keys (%v) after a body at max_object, want 1", n, err)
+	}
+}
