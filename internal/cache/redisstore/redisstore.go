@@ -68,11 +68,18 @@ func (s *Store) Get(ctx context.Context, key string) (*cache.Entry, error) {
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
-	if err != nil {
+	// A key of another type (hash, list...) is foreign data, like a value
+	// that does not decode: a miss, not a failing server, which would take
+	// the whole tier out for every key and keep the value there for good.
+	wrongType := redis.HasErrorPrefix(err, "WRONGTYPE")
+	if err != nil && !wrongType {
 		return nil, err
 	}
-	e, err := cache.UnmarshalEntry(b)
-	if err != nil || e.Key != key {
+	var e *cache.Entry
+	if !wrongType {
+		e, err = cache.UnmarshalEntry(b)
+	}
+	if wrongType || err != nil || e.Key != key {
 		// Damaged or foreign data is a miss, and is dropped.
 		_ = s.c.Del(ctx, s.entryKey(key)).Err()
 		return nil, nil
