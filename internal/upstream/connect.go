@@ -60,7 +60,14 @@ func (p *Proxy) serveExtendedConnect(w http.ResponseWriter, r *http.Request, pro
 	if ctx.Err() != nil {
 		return
 	}
-	if head.status != http.StatusSwitchingProtocols {
+	// A 101 must switch to the protocol asked for, and a 2xx that is not
+	// a switch would tell the client (RFC 8441 5) its WebSocket is open.
+	switched := head.status == http.StatusSwitchingProtocols
+	if (switched && !switchesTo(proto, head.upgrade)) || (head.status >= 200 && head.status < 300) {
+		WriteError(w, p.classify(ctx, b, errMalformed, false), false)
+		return
+	}
+	if !switched {
 		if _, _, err := p.relay(w, r, c, head); err != nil {
 			WriteError(w, p.classify(ctx, b, err, false), true)
 		}
@@ -83,8 +90,21 @@ func (p *Proxy) serveExtendedConnect(w http.ResponseWriter, r *http.Request, pro
 		defer close(done)
 		_, _ = io.Copy(c.nc, r.Body)
 		closeWrite(c.nc)
+		// The backend gets the grace to finish, as in tunnel; a deadline
+		// set may overwrite the abort of a client that has just left.
+		_ = c.nc.SetReadDeadline(time.Now().Add(tunnelCloseGrace))
+		if ctx.Err() != nil {
+			c.abort()
+		}
 	}()
 	_ = copyStream(w, c.br, c.br)
-	_ = c.nc.SetDeadline(time.Now().Add(tunnelCloseGrace))
+	// And so does the client: its stream's body is read with a deadline,
+	// or a client that never ends its side would hold the tunnel forever.
+	t := time.Now().Add(tunnelCloseGrace)
+	_ = c.nc.SetDeadline(t)
+	_ = rc.SetReadDeadline(t)
+	if ctx.Err() != nil {
+		c.abort()
+	}
 	<-done
 }
