@@ -1,13 +1,11 @@
 package cache_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,24 +15,6 @@ import (
 	"github.com/portico-proxy/portico/internal/cache/redisstore"
 	"github.com/portico-proxy/portico/internal/cache/storetest"
 )
-
-// syncBuffer is a log sink tests can read while the cache writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestMain(m *testing.M) {
 	redisstore.QuietClientLog() // as cmd/portico does: the cache logs failures itself
@@ -96,7 +76,7 @@ func TestRedisSharesEntriesBetweenInstances(t *testing.T) {
 func TestRedisDownServesFromMemoryWithoutErrors(t *testing.T) {
 	addr, stopRedis := storetest.StartRedis(t)
 	rs := redisstore.New(redisOpts(addr))
-	var logs syncBuffer
+	var logs storetest.SyncBuffer
 	h := newHarnessWith(t, harnessOpts{stores: cache.Options{Shared: rs, Bus: rs,
 		Log: slog.New(slog.NewJSONHandler(&logs, nil))}})
 	h.serve(200, "x", "Cache-Control", "max-age=100")
@@ -152,7 +132,7 @@ func TestUnwritableDiskDegradesToMisses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs storetest.SyncBuffer
 	h := newHarnessWith(t, harnessOpts{stores: cache.Options{Memory: memstore.New(1 << 10), Disk: ds,
 		Log: slog.New(slog.NewJSONHandler(&logs, nil))}})
 	// The directory turns into a file: every disk operation fails, as on

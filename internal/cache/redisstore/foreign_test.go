@@ -12,7 +12,7 @@ import (
 // Case 4: what lies under Portico's keys was not written by this store.
 func TestForeignDataUnderAKeyIsAMiss(t *testing.T) {
 	srv := startServer(t)
-	s := documented(t, srv.addr)
+	s := documented(t, srv.Addr)
 	ctx := context.Background()
 	e := storetest.Entry("example.com/c", 1000)
 	good, _ := e.MarshalBinary()
@@ -65,7 +65,7 @@ func TestForeignDataUnderAKeyIsAMiss(t *testing.T) {
 
 func TestForeignDataUnderAKeyIsServedFromOrigin(t *testing.T) {
 	srv := startServer(t)
-	s := documented(t, srv.addr)
+	s := documented(t, srv.Addr)
 	ctx := context.Background()
 	if w, _ := newFront(t, s, nil, "right").get("/c"); w.Code != 200 {
 		t.Fatalf("warm-up: %d", w.Code)

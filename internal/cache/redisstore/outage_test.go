@@ -4,17 +4,12 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,88 +19,12 @@ import (
 	"github.com/portico-proxy/portico/internal/config"
 )
 
-// server is a real redis-server the test can stop, start again on the
-// same port, and pause (SIGSTOP) as a stand-in for a slow one. Like
-// storetest.StartRedis, it skips without the binary unless
-// PORTICO_REQUIRE_REAL is set.
-type server struct {
-	t    *testing.T
-	bin  string
-	port int
-	dir  string
-	addr string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-}
-
-func startServer(t *testing.T) *server {
+// startServer starts a real redis-server the test can stop, start again
+// and pause; see storetest.Redis.
+func startServer(t *testing.T) *storetest.Redis {
 	t.Helper()
 	QuietClientLog() // as cmd/portico does: the cache logs failures itself
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("PORTICO_REQUIRE_REAL") != "" {
-			t.Fatal("redis-server not found and PORTICO_REQUIRE_REAL is set")
-		}
-		t.Skip("redis-server not installed")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	s := &server{t: t, bin: bin, port: port, dir: t.TempDir(), addr: "127.0.0.1:" + strconv.Itoa(port)}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-// start runs the server on its port; what a SAVE wrote to the directory
-// is loaded again.
-func (s *server) start() {
-	s.t.Helper()
-	cmd := exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir)
-	if err := cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.mu.Lock()
-	s.cmd = cmd
-	s.mu.Unlock()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", s.addr, time.Second); err == nil {
-			_ = c.SetDeadline(time.Now().Add(time.Second))
-			_, _ = c.Write([]byte("PING\r\n"))
-			buf := make([]byte, 16)
-			n, _ := c.Read(buf)
-			c.Close()
-			if strings.HasPrefix(string(buf[:n]), "+PONG") {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	s.t.Fatalf("redis-server on %s did not answer within 10s", s.addr)
-}
-
-func (s *server) stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGCONT)
-		_ = s.cmd.Process.Kill()
-		_ = s.cmd.Wait()
-		s.cmd = nil
-	}
-}
-
-func (s *server) signal(sig syscall.Signal) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.cmd.Process.Signal(sig); err != nil {
-		s.t.Fatal(err)
-	}
+	return storetest.NewRedis(t)
 }
 
 // documented returns a store with the documented default timeouts
@@ -136,31 +55,13 @@ func settledGoroutines() int {
 	return n
 }
 
-// syncBuffer is a log sink the test reads while the cache writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // front is a cache route over a memory tier and the Redis store, in front
 // of an origin that counts its requests.
 type front struct {
 	c       *cache.Cache
 	h       http.Handler
 	origin  atomic.Int64
-	logs    syncBuffer
+	logs    storetest.SyncBuffer
 	maxBody int
 }
 
@@ -202,13 +103,13 @@ func (f *front) get(path string) (*httptest.ResponseRecorder, time.Duration) {
 // Case 1: Redis stopped while Portico runs.
 func TestStoppedServerFailsFastWithoutPilingUp(t *testing.T) {
 	srv := startServer(t)
-	s := documented(t, srv.addr)
+	s := documented(t, srv.Addr)
 	ctx := context.Background()
 	warm := storetest.Entry("example.com/warm", 100)
 	if err := s.Put(ctx, warm); err != nil {
 		t.Fatal(err)
 	}
-	srv.stop()
+	srv.Stop()
 	op := func(i int) {
 		e := storetest.Entry("example.com/x"+strconv.Itoa(i), 100)
 		start := time.Now()
@@ -241,8 +142,8 @@ func TestStoppedServerFailsFastWithoutPilingUp(t *testing.T) {
 // A one-attempt dial: a refused connection costs no retry backoff.
 func TestStoppedServerCostsOneDial(t *testing.T) {
 	srv := startServer(t)
-	s := documented(t, srv.addr)
-	srv.stop()
+	s := documented(t, srv.Addr)
+	srv.Stop()
 	start := time.Now()
 	if _, err := s.Get(context.Background(), "example.com/a\x00"); err == nil {
 		t.Fatal("Get against a stopped server reported no error")
@@ -255,12 +156,12 @@ func TestStoppedServerCostsOneDial(t *testing.T) {
 
 func TestStoppedServerServesFromOriginAndLogsOnce(t *testing.T) {
 	srv := startServer(t)
-	s := documented(t, srv.addr)
+	s := documented(t, srv.Addr)
 	f := newFront(t, s, nil, "from origin")
 	if w, _ := f.get("/warm"); w.Code != 200 {
 		t.Fatalf("warm-up: %d", w.Code)
 	}
-	srv.stop()
+	srv.Stop()
 	before := settledGoroutines()
 	deadline := time.Now().Add(2500 * time.Millisecond) // spans more than one backoff period
 	n := 0
@@ -320,7 +221,7 @@ func eventually(t *testing.T, d time.Duration, what string, fn func() error) {
 // Case 2: Redis restarted under a running store.
 func TestRestartedServerRecoversAndServesWholeEntriesOrMisses(t *testing.T) {
 	srv := startServer(t)
-	s := documented(t, srv.addr)
+	s := documented(t, srv.Addr)
 	ctx := context.Background()
 	saved := storetest.Entry("example.com/saved", 200<<10, "t")
 	lost := storetest.Entry("example.com/lost", 200<<10)
@@ -333,11 +234,11 @@ func TestRestartedServerRecoversAndServesWholeEntriesOrMisses(t *testing.T) {
 	if err := s.Put(ctx, lost); err != nil { // only in memory: gone with the server
 		t.Fatal(err)
 	}
-	srv.stop()
+	srv.Stop()
 	if _, err := s.Get(ctx, saved.Key); err == nil {
 		t.Fatal("Get with the server stopped reported no error")
 	}
-	srv.start()
+	srv.Start()
 	var got *cache.Entry
 	eventually(t, 2*time.Second, "Get after restart", func() (err error) {
 		got, err = s.Get(ctx, saved.Key)
@@ -363,16 +264,16 @@ func TestRestartedServerRecoversAndServesWholeEntriesOrMisses(t *testing.T) {
 
 func TestRestartedServerDeliversPurgesAgain(t *testing.T) {
 	srv := startServer(t)
-	a, b := documented(t, srv.addr), documented(t, srv.addr)
+	a, b := documented(t, srv.Addr), documented(t, srv.Addr)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	got := make(chan string, 100)
 	if err := b.Subscribe(ctx, func(m []byte) { got <- string(m) }); err != nil {
 		t.Fatal(err)
 	}
-	srv.stop()
+	srv.Stop()
 	time.Sleep(100 * time.Millisecond)
-	srv.start()
+	srv.Start()
 	// The subscriber reconnects on its own; publish until it hears one.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -395,7 +296,7 @@ func TestRestartedServerDeliversPurgesAgain(t *testing.T) {
 // accepted by the kernel, nothing answers).
 func TestPausedServerHoldsNoCallPastTheTimeout(t *testing.T) {
 	srv := startServer(t)
-	s := documented(t, srv.addr)
+	s := documented(t, srv.Addr)
 	f := newFront(t, s, nil, "from origin")
 	ctx := context.Background()
 	e := storetest.Entry("example.com/p", 100)
@@ -405,7 +306,7 @@ func TestPausedServerHoldsNoCallPastTheTimeout(t *testing.T) {
 	if w, _ := f.get("/warm"); w.Code != 200 {
 		t.Fatalf("warm-up: %d", w.Code)
 	}
-	srv.signal(syscall.SIGSTOP)
+	srv.Pause()
 	// A Get waits for one reply; a Put may also wait to send its body.
 	bound := config.DefaultRedisReadTimeout + 300*time.Millisecond
 	putBound := config.DefaultRedisWriteTimeout + bound
@@ -433,7 +334,7 @@ func TestPausedServerHoldsNoCallPastTheTimeout(t *testing.T) {
 	if d > bound {
 		t.Fatalf("request held %v by a paused Redis, want under %v", d, bound)
 	}
-	srv.signal(syscall.SIGCONT)
+	srv.Resume()
 	// Once it answers again, replies match their commands: no late answer
 	// to a timed-out call is read as another's.
 	var got *cache.Entry
@@ -447,7 +348,7 @@ func TestPausedServerHoldsNoCallPastTheTimeout(t *testing.T) {
 // Case 5: bodies over max_object never reach Redis.
 func TestEntryOverMaxObjectIsNotWritten(t *testing.T) {
 	srv := startServer(t)
-	s := documented(t, srv.addr)
+	s := documented(t, srv.Addr)
 	ctx := context.Background()
 	rc := &config.RouteCache{MaxObject: 1 << 10}
 	big := newFront(t, s, rc, strings.Repeat("b", 4<<10))

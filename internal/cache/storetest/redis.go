@@ -2,12 +2,14 @@ package storetest
 
 import (
 	"bufio"
+	"bytes"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -17,6 +19,27 @@ import (
 // Redis away); it is stopped when the test ends in any case. Without the
 // binary the test is skipped, unless PORTICO_REQUIRE_REAL is set.
 func StartRedis(t testing.TB) (addr string, stop func()) {
+	r := NewRedis(t)
+	return r.Addr, r.Stop
+}
+
+// Redis is a real redis-server for a test that can also stop it, start
+// it again on the same port (what a SAVE wrote is loaded again), and
+// pause it (SIGSTOP) as a stand-in for a slow one.
+type Redis struct {
+	Addr string
+
+	t    testing.TB
+	bin  string
+	port int
+	dir  string
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+}
+
+// NewRedis starts a Redis as StartRedis does, and gives the test the
+// handle; it is stopped when the test ends.
+func NewRedis(t testing.TB) *Redis {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -31,30 +54,55 @@ func StartRedis(t testing.TB) (addr string, stop func()) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	addr = "127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	r := &Redis{Addr: "127.0.0.1:" + strconv.Itoa(port), t: t, bin: bin, port: port, dir: t.TempDir()}
+	r.Start()
+	t.Cleanup(r.Stop)
+	return r
+}
+
+// Start runs the server on its port and waits (bounded) for it to answer.
+func (r *Redis) Start() {
+	r.t.Helper()
+	cmd := exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", r.dir)
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		r.t.Fatal(err)
 	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		})
-	}
-	t.Cleanup(stop)
-	// Bounded wait for the server to answer PING.
+	r.mu.Lock()
+	r.cmd = cmd
+	r.mu.Unlock()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if ping(addr) {
-			return addr, stop
+		if ping(r.Addr) {
+			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("redis-server on %s did not answer within 10s", addr)
-	return "", nil
+	r.t.Fatalf("redis-server on %s did not answer within 10s", r.Addr)
+}
+
+// Stop kills the server (a paused one too); stopping twice is harmless.
+func (r *Redis) Stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd != nil {
+		_ = r.cmd.Process.Signal(syscall.SIGCONT)
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+		r.cmd = nil
+	}
+}
+
+// Pause stops the server process without ending it; Resume lets it go on.
+func (r *Redis) Pause()  { r.signal(syscall.SIGSTOP) }
+func (r *Redis) Resume() { r.signal(syscall.SIGCONT) }
+
+func (r *Redis) signal(sig syscall.Signal) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		r.t.Fatal(err)
+	}
 }
 
 func ping(addr string) bool {
@@ -69,4 +117,23 @@ func ping(addr string) bool {
 	}
 	line, err := bufio.NewReader(c).ReadString('\n')
 	return err == nil && strings.HasPrefix(line, "+PONG")
+}
+
+// SyncBuffer is a log sink a test reads while the code under test writes
+// to it from other goroutines.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
