@@ -126,8 +126,16 @@ func (hc *healthChecker) check(ctx context.Context, b *Backend) bool {
 		return false
 	}
 	var head responseHead
-	if readResponseHead(bufio.NewReaderSize(c, readBufSize), &head) != nil {
-		return false
+	br := bufio.NewReaderSize(c, readBufSize)
+	for {
+		if readResponseHead(br, &head) != nil {
+			return false
+		}
+		// Interim answers (100 Continue, 103 Early Hints) are skipped, as
+		// traffic skips them: the final one is judged.
+		if head.status >= 200 || head.status == 101 {
+			break
+		}
 	}
 	return head.status >= hc.opts.StatusMin && head.status <= hc.opts.StatusMax
 }
