@@ -117,6 +117,9 @@ func (hc *healthChecker) check(ctx context.Context, b *Backend) bool {
 		return false
 	}
 	defer c.Close()
+	// Closing the pool cancels ctx: the connection is closed at once
+	// rather than left to the deadline, so Close does not wait on it.
+	defer context.AfterFunc(ctx, func() { c.Close() })()
 	deadline, _ := ctx.Deadline()
 	_ = c.SetDeadline(deadline)
 	bw := bufio.NewWriter(c)

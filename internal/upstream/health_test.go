@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -121,4 +123,27 @@ func TestHangingHealthCheckIsBoundedByItsTimeout(t *testing.T) {
 	if d := time.Since(start); d < 150*time.Millisecond || d > time.Second {
 		t.Errorf("check took %v, want about the 200ms timeout", d)
 	}
+}
+
+// TestHealthChecksStopWhenThePoolCloses: closing a pool (as a reload
+// does) stops its checks at once, even one waiting on a silent backend,
+// and leaves no goroutine behind.
+func TestHealthChecksStopWhenThePoolCloses(t *testing.T) {
+	hang := hangingBackend(t)
+	ok := named("ok")
+	defer ok.Close()
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	base := runtime.NumGoroutine()
+	p, err := NewPool("p", PoolOptions{Backends: []BackendOptions{{URL: "http://" + hang}, {URL: ok.URL}},
+		Health: &HealthOptions{Path: "/h", Interval: 10 * time.Second, Timeout: 10 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the first round is under way
+	start := time.Now()
+	p.Close()
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Close took %v: it waited for a hanging check", d)
+	}
+	waitGoroutines(t, base)
 }
