@@ -81,6 +81,9 @@ func (a *AccessLog) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := a.now()
 		rec := &recorder{ResponseWriter: w}
+		// The ID as the request arrived: a route's request edits must not
+		// change what the log records.
+		id := r.Header.Get(RequestIDHeader)
 		defer func() {
 			status := rec.status
 			if status == 0 {
@@ -100,7 +103,7 @@ func (a *AccessLog) Wrap(next http.Handler) http.Handler {
 				slog.Int("status", status),
 				slog.Int64("bytes", rec.bytes),
 				slog.Float64("duration_ms", float64(a.now().Sub(start).Microseconds())/1000),
-				slog.String("request_id", r.Header.Get(RequestIDHeader)),
+				slog.String("request_id", id),
 				slog.String("user_agent", r.UserAgent()),
 				// The cache's verdict (RFC 9211 Cache-Status): hit, miss,
 				// stale, bypass; empty on routes without a cache.

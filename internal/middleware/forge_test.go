@@ -133,3 +133,46 @@ func TestHeadersEditsIgnoreCaseAndDuplicates(t *testing.T) {
 		t.Errorf("client got %v", res)
 	}
 }
+
+// TestRequestIDOneIDUpstreamResponseAndLog: a backend that answers with
+// its own X-Request-Id does not give the client a second ID, and a route
+// edit of the request's header does not change the ID the log records.
+func TestRequestIDOneIDUpstreamResponseAndLog(t *testing.T) {
+	tests := []struct {
+		name    string
+		backend func(w http.ResponseWriter, r *http.Request)
+	}{
+		{"backend echoes its own ID", func(w http.ResponseWriter, r *http.Request) {
+			w.Header()[RequestIDHeader] = append(w.Header()[RequestIDHeader], "backend-1") // as upstream.relayHeaders
+			io.WriteString(w, "x")
+		}},
+		{"backend ID, explicit status", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Add(RequestIDHeader, "backend-2")
+			w.WriteHeader(404)
+		}},
+		{"route edit replaces request ID", func(w http.ResponseWriter, r *http.Request) {
+			r.Header.Set(RequestIDHeader, "edited")
+			w.WriteHeader(204)
+		}},
+	}
+	for _, tt := range tests {
+		var out lockedBuf
+		log := NewAccessLog(&out)
+		var upstream string
+		h := RequestID(NewRequestIDs(), log.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			upstream = r.Header.Get(RequestIDHeader)
+			tt.backend(w, r)
+		})))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+		log.Close()
+		var rec map[string]any
+		if err := json.Unmarshal(out.b.Bytes(), &rec); err != nil {
+			t.Fatal(err)
+		}
+		got := w.Result().Header[RequestIDHeader]
+		if len(got) != 1 || got[0] != upstream || rec["request_id"] != upstream {
+			t.Errorf("%s: upstream %q, client %q, log %q", tt.name, upstream, got, rec["request_id"])
+		}
+	}
+}

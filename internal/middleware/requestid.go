@@ -3,6 +3,7 @@ package middleware
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -34,7 +35,8 @@ func (g *RequestIDs) next() string {
 
 // RequestID keeps a well-formed incoming X-Request-Id (so a trace that
 // began upstream of Portico continues) and generates one otherwise. The
-// ID is passed upstream and returned to the client.
+// ID is passed upstream and returned to the client, once: an
+// X-Request-Id a backend answers with is dropped when the head is written.
 func RequestID(ids *RequestIDs, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header[RequestIDHeader]
@@ -43,9 +45,58 @@ func RequestID(ids *RequestIDs, next http.Handler) http.Handler {
 			r.Header[RequestIDHeader] = id
 		}
 		w.Header()[RequestIDHeader] = id
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(&onlyOurs{ResponseWriter: w, key: RequestIDHeader, ours: id}, r)
 	})
 }
+
+// onlyOurs drops values of one response field that were appended after
+// the one Portico set (a backend's own X-Request-Id or
+// Strict-Transport-Security), at the moment the head is written. A field
+// that an edit inside removed or replaced is left as the edit made it.
+type onlyOurs struct {
+	http.ResponseWriter
+	key  string
+	ours []string
+	done bool
+}
+
+func (w *onlyOurs) fix() {
+	w.done = true
+	h := w.ResponseWriter.Header()
+	if v := h[w.key]; len(v) > 1 && v[0] == w.ours[0] {
+		h[w.key] = w.ours
+	}
+}
+
+func (w *onlyOurs) WriteHeader(code int) {
+	if !w.done && code >= 200 {
+		w.fix()
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *onlyOurs) Write(b []byte) (int, error) {
+	if !w.done {
+		w.fix()
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *onlyOurs) ReadFrom(src io.Reader) (int64, error) {
+	if !w.done {
+		w.fix()
+	}
+	return readFromUnder(w.ResponseWriter, src)
+}
+
+func (w *onlyOurs) Flush() {
+	if !w.done {
+		w.fix()
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *onlyOurs) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func validRequestID(s string) bool {
 	if s == "" || len(s) > 128 {
