@@ -2,12 +2,14 @@ package middleware
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/portico-proxy/portico/internal/config"
@@ -173,6 +175,46 @@ func TestRequestIDOneIDUpstreamResponseAndLog(t *testing.T) {
 		got := w.Result().Header[RequestIDHeader]
 		if len(got) != 1 || got[0] != upstream || rec["request_id"] != upstream {
 			t.Errorf("%s: upstream %q, client %q, log %q", tt.name, upstream, got, rec["request_id"])
+		}
+	}
+}
+
+// TestHSTSOnceWhenBackendSendsItsOwn: the configured value is sent once;
+// a backend's own Strict-Transport-Security is not appended to it, and a
+// route edit that replaces it still wins.
+func TestHSTSOnceWhenBackendSendsItsOwn(t *testing.T) {
+	backend := func(code int) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header()["Strict-Transport-Security"] = append(w.Header()["Strict-Transport-Security"], "max-age=0")
+			if code == 0 {
+				io.WriteString(w, "x")
+				return
+			}
+			w.WriteHeader(code)
+		})
+	}
+	tests := []struct {
+		name  string
+		route *config.Route
+		code  int
+		want  string
+	}{
+		{"implicit 200", &config.Route{HSTS: &config.HSTS{MaxAge: time.Hour, Preload: true}}, 0, "max-age=3600; preload"},
+		{"304", &config.Route{HSTS: &config.HSTS{MaxAge: time.Hour}}, 304, "max-age=3600"},
+		{"route edit sets it", &config.Route{HSTS: &config.HSTS{MaxAge: time.Hour},
+			Headers: &config.Headers{Response: config.HeaderOps{Set: map[string]string{"Strict-Transport-Security": "max-age=60"}}}}, 200, "max-age=60"},
+	}
+	for _, tt := range tests {
+		h, err := Route(backend(tt.code), tt.route, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := httptest.NewRequest("GET", "/", nil)
+		r.TLS = &tls.ConnectionState{}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if got := w.Result().Header["Strict-Transport-Security"]; len(got) != 1 || got[0] != tt.want {
+			t.Errorf("%s: got %q, want [%q]", tt.name, got, tt.want)
 		}
 	}
 }
