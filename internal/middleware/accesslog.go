@@ -94,6 +94,12 @@ func (a *AccessLog) Wrap(next http.Handler) http.Handler {
 			if errors.Is(r.Context().Err(), context.Canceled) && (rec.status == 0 || rec.status >= 500) {
 				status = 499
 			}
+			// A HEAD response has no body: net/http swallows what is
+			// written, so nothing counts.
+			bytes := rec.bytes
+			if r.Method == http.MethodHead {
+				bytes = 0
+			}
 			a.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("remote", r.RemoteAddr),
 				slog.String("method", r.Method),
@@ -101,7 +107,7 @@ func (a *AccessLog) Wrap(next http.Handler) http.Handler {
 				slog.String("uri", r.RequestURI),
 				slog.String("proto", r.Proto),
 				slog.Int("status", status),
-				slog.Int64("bytes", rec.bytes),
+				slog.Int64("bytes", bytes),
 				slog.Float64("duration_ms", float64(a.now().Sub(start).Microseconds())/1000),
 				slog.String("request_id", id),
 				slog.String("user_agent", r.UserAgent()),
