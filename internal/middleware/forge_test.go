@@ -2,11 +2,14 @@ package middleware
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
 	"strings"
 	"testing"
 	"time"
@@ -216,5 +219,37 @@ func TestHSTSOnceWhenBackendSendsItsOwn(t *testing.T) {
 		if got := w.Result().Header["Strict-Transport-Security"]; len(got) != 1 || got[0] != tt.want {
 			t.Errorf("%s: got %q, want [%q]", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestHeadersRemoveAppliesToEarlyHints: a field the route removes from
+// responses does not reach the client in a 103 either.
+func TestHeadersRemoveAppliesToEarlyHints(t *testing.T) {
+	h, err := Headers(&config.Headers{Response: config.HeaderOps{Remove: []string{"Server"}}},
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Server", "backend/1.2")
+			w.Header().Set("Link", "</a.css>; rel=preload")
+			w.WriteHeader(103)
+			w.WriteHeader(204)
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hints []http.Header
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		Got1xxResponse: func(code int, hdr textproto.MIMEHeader) error {
+			hints = append(hints, http.Header(hdr))
+			return nil
+		}})
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if len(hints) != 1 || hints[0].Get("Link") == "" || hints[0].Get("Server") != "" || res.Header.Get("Server") != "" {
+		t.Errorf("103 %v, final %v", hints, res.Header)
 	}
 }

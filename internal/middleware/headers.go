@@ -89,9 +89,18 @@ type headerWriter struct {
 }
 
 func (w *headerWriter) WriteHeader(code int) {
-	if !w.done && code >= 200 {
+	switch {
+	case w.done:
+	case code >= 200:
 		w.done = true
 		w.ops.apply(w.ResponseWriter.Header())
+	default:
+		// An interim response (103 Early Hints) sends the header map
+		// too: what the route removes must not leak through it.
+		h := w.ResponseWriter.Header()
+		for _, k := range w.ops.remove {
+			delete(h, k)
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
