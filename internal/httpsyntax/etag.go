@@ -15,43 +15,91 @@ func MatchETags(lines []string, etag string, strong bool) bool {
 	opaque := strings.TrimPrefix(etag, "W/")
 	for _, line := range lines {
 		for {
-			line = TrimOWS(line)
-			for len(line) > 0 && line[0] == ',' {
-				line = TrimOWS(line[1:])
-			}
-			if line == "" {
+			e, rest, ok := nextETag(line)
+			if !ok {
+				if e.broken {
+					return false
+				}
 				break
 			}
-			if line[0] == '*' {
+			line = rest
+			switch {
+			case e.star:
 				return true
-			}
-			weak := false
-			if len(line) > 2 && line[0] == 'W' && line[1] == '/' {
-				weak, line = true, line[2:]
-			}
-			if line[0] != '"' {
-				elem, rest, _ := strings.Cut(line, ",")
-				line = rest
-				if !strong && TrimOWS(elem) == opaque {
+			case !e.quoted:
+				if !strong && e.tag == opaque {
 					return true
 				}
-				continue
-			}
-			end := 1
-			for end < len(line) && line[end] != '"' {
-				end++
-			}
-			if end == len(line) {
-				return false
-			}
-			tag := line[:end+1]
-			line = line[end+1:]
-			if tag == opaque && !(strong && (weak || etagWeak)) {
+			case e.tag == opaque && !(strong && (e.weak || etagWeak)):
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// ListsETag reports whether a field of entity tags lists etag exactly,
+// W/ prefix included: W/"x" lists W/"x" but not "x". Compression uses it
+// to tell which variant a client holds.
+func ListsETag(lines []string, etag string) bool {
+	weak := strings.HasPrefix(etag, "W/")
+	opaque := strings.TrimPrefix(etag, "W/")
+	for _, line := range lines {
+		for {
+			e, rest, ok := nextETag(line)
+			if !ok {
+				break
+			}
+			line = rest
+			if e.quoted && e.weak == weak && e.tag == opaque {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// listedETag is one element of an entity-tag list.
+type listedETag struct {
+	tag    string // the opaque tag with its quotes, or an unquoted element
+	weak   bool   // it had the W/ prefix
+	quoted bool
+	star   bool // "*"
+	broken bool // an unterminated quote (ok is false)
+}
+
+// nextETag cuts the first element off line; ok is false at the end of the
+// list and at an unterminated quote, which ends it.
+func nextETag(line string) (e listedETag, rest string, ok bool) {
+	line = TrimOWS(line)
+	for len(line) > 0 && line[0] == ',' {
+		line = TrimOWS(line[1:])
+	}
+	if line == "" {
+		return e, "", false
+	}
+	if line[0] == '*' {
+		e.star = true
+		return e, line[1:], true
+	}
+	if len(line) > 2 && line[0] == 'W' && line[1] == '/' {
+		e.weak, line = true, line[2:]
+	}
+	if line[0] != '"' {
+		elem, rest, _ := strings.Cut(line, ",")
+		e.tag = TrimOWS(elem)
+		return e, rest, true
+	}
+	end := 1
+	for end < len(line) && line[end] != '"' {
+		end++
+	}
+	if end == len(line) {
+		e.broken = true
+		return e, "", false
+	}
+	e.tag, e.quoted = line[:end+1], true
+	return e, line[end+1:], true
 }
 
 // IfRangeHolds reports whether a Range may be honoured under an If-Range

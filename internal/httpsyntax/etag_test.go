@@ -23,3 +23,24 @@ func FuzzMatchETags(f *testing.F) {
 		}
 	})
 }
+
+func TestListsETag(t *testing.T) {
+	cases := []struct {
+		field, etag string
+		want        bool
+	}{
+		{`W/"x"`, `W/"x"`, true},
+		{`"x"`, `W/"x"`, false},
+		{`W/"x"`, `"x"`, false},
+		{`"a", "x"`, `"x"`, true},
+		{`"a,b", W/"x"`, `W/"x"`, true},
+		{`*`, `"x"`, false},
+		{`x`, `"x"`, false},
+		{`"x`, `"x"`, false},
+	}
+	for _, tc := range cases {
+		if got := ListsETag([]string{tc.field}, tc.etag); got != tc.want {
+			t.Errorf("ListsETag(%q, %q) = %v, want %v", tc.field, tc.etag, got, tc.want)
+		}
+	}
+}

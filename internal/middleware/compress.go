@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/portico-proxy/portico/internal/config"
@@ -142,12 +141,12 @@ func (cw *compressWriter) decide(size int64, known bool) {
 		// The ETag the client holds says which variant the 304 confirms,
 		// even when the 304 has no Content-Type to judge by.
 		if et := h["Etag"]; len(et) == 1 && len(et[0]) > 0 && et[0][0] == '"' {
-			switch weak, strong := listedETag(cw.inm, et[0]); {
-			case weak:
+			switch {
+			case httpsyntax.ListsETag(cw.inm, "W/"+et[0]):
 				addVaryAE(h)
 				weakenETag(h)
 				eligible = false
-			case strong:
+			case httpsyntax.ListsETag(cw.inm, et[0]):
 				eligible = false // the identity variant: its tag as it is
 			}
 		}
@@ -213,47 +212,6 @@ func weakenETag(h http.Header) {
 	if et := h["Etag"]; len(et) == 1 && len(et[0]) > 0 && et[0][0] == '"' {
 		h["Etag"] = []string{"W/" + et[0]}
 	}
-}
-
-// listedETag reports whether an If-None-Match field lists the strong tag
-// opaque in its weak form (W/"x", as on an encoded variant) or as it is.
-func listedETag(lines []string, opaque string) (weak, strong bool) {
-	for _, line := range lines {
-		for line != "" {
-			var elem string
-			elem, line = cutETag(line)
-			switch {
-			case len(elem) == len(opaque)+2 && elem[:2] == "W/" && elem[2:] == opaque:
-				weak = true
-			case elem == opaque:
-				strong = true
-			}
-		}
-	}
-	return weak, strong
-}
-
-// cutETag splits off the first element of an entity-tag list: a quoted
-// tag (which may hold commas) with its W/, or anything up to a comma.
-func cutETag(s string) (elem, rest string) {
-	s = httpsyntax.TrimOWS(s)
-	i := 0
-	if strings.HasPrefix(s, "W/") {
-		i = 2
-	}
-	if i < len(s) && s[i] == '"' {
-		if j := strings.IndexByte(s[i+1:], '"'); j >= 0 {
-			elem, rest = s[:i+j+2], s[i+j+2:]
-			rest = httpsyntax.TrimOWS(rest)
-			if rest != "" && rest[0] == ',' {
-				rest = rest[1:]
-			}
-			return elem, rest
-		}
-		return s, ""
-	}
-	elem, rest, _ = strings.Cut(s, ",")
-	return httpsyntax.TrimOWS(elem), rest
 }
 
 func declaredLength(h http.Header) (int64, bool) {
