@@ -8,6 +8,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/portico-proxy/portico/internal/sockpeek"
 )
 
 // conn is one keep-alive connection to a backend with its buffers. The
@@ -231,6 +233,7 @@ func (c *conn) socketQuiet() bool {
 }
 
 func (c *conn) peekSocket(fd uintptr) bool {
-	c.quiet = peekEmpty(fd, c.peekBuf[:])
-	return true // never wait
+	empty, ok := sockpeek.Empty(fd, c.peekBuf[:])
+	c.quiet = empty || !ok // no peek here: only bytes already read are found
+	return true            // never wait
 }

@@ -4,6 +4,8 @@ import (
 	"net"
 	"syscall"
 	"time"
+
+	"github.com/portico-proxy/portico/internal/sockpeek"
 )
 
 // waitReadable waits, without a read buffer, until the connection has a
@@ -16,11 +18,7 @@ func waitReadable(raw syscall.RawConn, c net.Conn, deadline time.Time) error {
 	}
 	var b [1]byte
 	return raw.Read(func(fd uintptr) bool {
-		for {
-			_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-			if err != syscall.EINTR {
-				return err != syscall.EAGAIN
-			}
-		}
+		empty, _ := sockpeek.Empty(fd, b[:])
+		return !empty
 	})
 }
