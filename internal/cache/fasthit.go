@@ -16,10 +16,11 @@ var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }
 
 // fastHit looks r up in the memory tier without building the key as a
 // string. It only takes the common case (no key additions, query as
-// sent, a path needing no escaping, no Vary marker); anything else
-// returns nil and the full lookup runs.
+// sent, no Vary marker); anything else returns nil and the full lookup
+// runs. The path is the one the key holds (see keys): as sent, escaped,
+// which is r.URL.Path itself, unallocated, for the usual path.
 func (rt *Route) fastHit(r *http.Request) *Entry {
-	if !rt.plainKey || r.URL.RawPath != "" || !plainPath(r.URL.Path) {
+	if !rt.plainKey {
 		return nil
 	}
 	mem, ok := rt.c.tiers[0].s.(bytesGetter)
@@ -35,7 +36,7 @@ func (rt *Route) fastHit(r *http.Request) *Entry {
 		}
 		b = append(b, c)
 	}
-	b = append(b, r.URL.Path...)
+	b = append(b, r.URL.EscapedPath()...)
 	if r.URL.RawQuery != "" {
 		b = append(b, '?')
 		b = append(b, r.URL.RawQuery...)

@@ -152,21 +152,6 @@ func (rt *Route) normalQuery(q string) string {
 	return strings.Join(parts, "&")
 }
 
-// plainPath reports whether p is its own escaped form: no byte of it is
-// one url.URL.EscapedPath would escape. For such a path with no RawPath,
-// the key's path is r.URL.Path as it is.
-func plainPath(p string) bool {
-	for i := 0; i < len(p); i++ {
-		switch c := p[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("-_.~$&+,/:;=@", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 func hasUpper(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if 'A' <= s[i] && s[i] <= 'Z' {
