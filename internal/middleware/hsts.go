@@ -22,11 +22,12 @@ func HSTS(cfg *config.HSTS, next http.Handler) http.Handler {
 	}
 	val := []string{v}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS != nil {
-			w.Header()["Strict-Transport-Security"] = val
-			// Sent once: a backend's own value is dropped.
-			w = &onlyOurs{ResponseWriter: w, key: "Strict-Transport-Security", ours: val}
+		if r.TLS == nil {
+			next.ServeHTTP(w, r)
+			return
 		}
-		next.ServeHTTP(w, r)
+		w.Header()["Strict-Transport-Security"] = val
+		// Sent once: a backend's own value is dropped.
+		serveOnlyOurs(w, r, "Strict-Transport-Security", val, next)
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 )
 
@@ -45,8 +46,24 @@ func RequestID(ids *RequestIDs, next http.Handler) http.Handler {
 			r.Header[RequestIDHeader] = id
 		}
 		w.Header()[RequestIDHeader] = id
-		next.ServeHTTP(&onlyOurs{ResponseWriter: w, key: RequestIDHeader, ours: id}, r)
+		serveOnlyOurs(w, r, RequestIDHeader, id, next)
 	})
+}
+
+// Wrappers are pooled: the request path allocates nothing for them (a
+// memory cache hit allocates nothing at all). A handler must not use its
+// ResponseWriter after it returns, so the wrapper is free again then; one
+// left behind by a panic is the garbage collector's.
+var onlyOursPool = sync.Pool{New: func() any { return new(onlyOurs) }}
+
+// serveOnlyOurs serves r with next, keeping the response's key field to
+// the value Portico set (ours); see onlyOurs.
+func serveOnlyOurs(w http.ResponseWriter, r *http.Request, key string, ours []string, next http.Handler) {
+	o := onlyOursPool.Get().(*onlyOurs)
+	*o = onlyOurs{ResponseWriter: w, key: key, ours: ours}
+	next.ServeHTTP(o, r)
+	*o = onlyOurs{}
+	onlyOursPool.Put(o)
 }
 
 // onlyOurs drops values of one response field that were appended after

@@ -27,7 +27,7 @@ func (w *benchWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p
 // benchGeneration builds a generation with one route to a 10 KiB
 // `Cache-Control: public, max-age=3600` backend, the cache-hit scenario of
 // bench/portico/cache-hit.yaml.
-func benchGeneration(b *testing.B, cacheKey string) http.Handler {
+func benchGeneration(b testing.TB, cacheKey string) http.Handler {
 	body := bytes.Repeat([]byte("x"), 10<<10)
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
