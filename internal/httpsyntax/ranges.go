@@ -35,7 +35,7 @@ func ParseRange(h string, size int64) (ranges []ByteRange, ok bool) {
 		}
 		var br ByteRange
 		if first == "" { // suffix: the last N bytes
-			n, good := parseDigits(last)
+			n, good := ParseDigits(last)
 			if !good {
 				return nil, false
 			}
@@ -45,13 +45,13 @@ func ParseRange(h string, size int64) (ranges []ByteRange, ok bool) {
 			n = min(n, size)
 			br = ByteRange{Start: size - n, Length: n}
 		} else {
-			a, good := parseDigits(first)
+			a, good := ParseDigits(first)
 			if !good {
 				return nil, false
 			}
 			end := size - 1
 			if last != "" {
-				b, good := parseDigits(last)
+				b, good := ParseDigits(last)
 				if !good || b < a {
 					return nil, false
 				}
@@ -72,20 +72,4 @@ func ParseRange(h string, size int64) (ranges []ByteRange, ok bool) {
 		return nil, false // overlapping ranges would send more than the file
 	}
 	return ranges, true
-}
-
-// parseDigits reads 1*DIGIT, refusing values that overflow int64.
-func parseDigits(s string) (int64, bool) {
-	if s == "" || len(s) > 18 {
-		return 0, false
-	}
-	var n int64
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
 }

@@ -8,6 +8,7 @@ package httpsyntax
 
 import (
 	"encoding/binary"
+	"math"
 	"unsafe"
 )
 
@@ -107,4 +108,26 @@ func EqualFoldASCII(a, b string) bool {
 		}
 	}
 	return true
+}
+
+// ParseDigits reads 1*DIGIT (a Content-Length, a range bound) as an
+// int64: no sign, no space, at most 19 digits, and no value that
+// overflows.
+func ParseDigits(s string) (int64, bool) {
+	if s == "" || len(s) > 19 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := int64(c - '0')
+		if n > (math.MaxInt64-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
 }

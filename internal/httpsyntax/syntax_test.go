@@ -63,3 +63,30 @@ func TestTrimOWS(t *testing.T) {
 		}
 	}
 }
+
+func TestParseDigits(t *testing.T) {
+	cases := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"0", 0, true},
+		{"0042", 42, true},
+		{"9223372036854775807", 9223372036854775807, true},
+		{"9223372036854775808", 0, false}, // overflows
+		{"9999999999999999999", 0, false},
+		{"00000000000000000001", 0, false}, // over 19 digits
+		{"", 0, false},
+		{"+5", 0, false},
+		{"-5", 0, false},
+		{" 5", 0, false},
+		{"1 0", 0, false},
+		{"0x10", 0, false},
+	}
+	for _, tc := range cases {
+		got, ok := ParseDigits(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("ParseDigits(%q) = %d, %v; want %d, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}

@@ -216,10 +216,10 @@ func parseResponseHead(head string, h *responseHead) error {
 		k = canonicalKey(k)
 		switch k {
 		case "Content-Length":
-			// 1*DIGIT (RFC 9112 section 6.2): ParseInt alone would take
-			// a sign, and "+5" would then be relayed as the length.
-			cl, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || !allDigits(v) || (sawLength && cl != h.contentLength) {
+			// 1*DIGIT (RFC 9112 section 6.2): no sign, which
+			// strconv.ParseInt would take and relay as "+5".
+			cl, ok := httpsyntax.ParseDigits(v)
+			if !ok || (sawLength && cl != h.contentLength) {
 				return errMalformed
 			}
 			h.contentLength, h.lengthText, sawLength = cl, v, true
@@ -250,15 +250,6 @@ func parseResponseHead(head string, h *responseHead) error {
 		h.contentLength = -1
 	}
 	return nil
-}
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // commonKeys are canonical names looked up case-insensitively, so that the

@@ -7,11 +7,12 @@ package h1
 
 import (
 	"bytes"
-	"github.com/portico-proxy/portico/internal/httpsyntax"
-	"github.com/portico-proxy/portico/internal/listener/httpreq"
 	"net/http"
 	"strings"
 	"unsafe"
+
+	"github.com/portico-proxy/portico/internal/httpsyntax"
+	"github.com/portico-proxy/portico/internal/listener/httpreq"
 )
 
 // Byte classes.
@@ -290,7 +291,7 @@ func (ph *parsedHead) contentLengthField(v string) string {
 		}
 		return "" // an identical repeat is kept once, as net/http
 	}
-	n, ok := parseDecimal(v)
+	n, ok := httpsyntax.ParseDigits(v)
 	if !ok {
 		return reasonBadCL
 	}
@@ -393,21 +394,6 @@ func validTrailerList(v string) bool {
 		}
 	}
 	return true
-}
-
-// parseDecimal parses a non-empty run of ASCII digits that fits an int64.
-func parseDecimal(s string) (int64, bool) {
-	if s == "" || len(s) > 19 {
-		return 0, false
-	}
-	var n int64
-	for i := 0; i < len(s); i++ {
-		if !isDigit(s[i]) {
-			return 0, false
-		}
-		n = n*10 + int64(s[i]-'0')
-	}
-	return n, n >= 0
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/portico-proxy/portico/internal/httpsyntax"
 	"github.com/portico-proxy/portico/internal/listener/httpreq"
 )
 
@@ -133,7 +134,7 @@ func (w *response) writeHeadFields() {
 	for k, vv := range w.header {
 		switch k {
 		case "Content-Length":
-			if n, ok := parseDecimal(firstTrimmed(vv)); ok && !bodyless {
+			if n, ok := httpsyntax.ParseDigits(firstTrimmed(vv)); ok && !bodyless {
 				w.clen = n
 			}
 			continue

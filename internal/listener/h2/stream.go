@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
 
+	"github.com/portico-proxy/portico/internal/httpsyntax"
 	"github.com/portico-proxy/portico/internal/listener/httpreq"
 )
 
@@ -179,11 +179,11 @@ func (st *stream) buildRequest(f *http2.MetaHeadersFrame) (http.Handler, error) 
 			cookies = append(cookies, hf.Value) // joined below, RFC 9113 8.2.3
 			continue
 		case "content-length":
-			n, err := strconv.ParseUint(hf.Value, 10, 63)
-			if err != nil || contentLength >= 0 && int64(n) != contentLength {
+			n, ok := httpsyntax.ParseDigits(hf.Value)
+			if !ok || contentLength >= 0 && n != contentLength {
 				return nil, malformed
 			}
-			contentLength = int64(n)
+			contentLength = n
 		}
 		key := httpreq.CanonicalKey(hf.Name)
 		if prev, ok := h[key]; ok {
