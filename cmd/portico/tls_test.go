@@ -28,6 +28,22 @@ func selfSigned(t *testing.T) (certFile, keyFile string, roots *x509.CertPool) {
 	return certFile, keyFile, ca.Pool()
 }
 
+// tlsInstance runs Portico with one TLS listener (a certificate from a
+// fresh test CA) that sends every request to backend; it returns the
+// listener's address and the roots that verify it.
+func tlsInstance(t *testing.T, backend string) (addr string, roots *x509.CertPool) {
+	t.Helper()
+	certFile, keyFile, roots := selfSigned(t)
+	inst, _, _ := testInstance(t, fmt.Sprintf(`listeners:
+  - addr: "127.0.0.1:0"
+    tls: {certs: [{cert: %q, key: %q}]}
+routes:
+  - match: /
+    proxy: %q
+`, certFile, keyFile, backend))
+	return inst.servers[0].Addr().String(), roots
+}
+
 // TestTLSListenerServesHTTP1AndHTTP2 checks both protocols over TLS and
 // that the backend learns the client used https.
 func TestTLSListenerServesHTTP1AndHTTP2(t *testing.T) {
@@ -37,15 +53,8 @@ func TestTLSListenerServesHTTP1AndHTTP2(t *testing.T) {
 		io.WriteString(w, "secure")
 	}))
 	defer backend.Close()
-	certFile, keyFile, roots := selfSigned(t)
-	inst, _, _ := testInstance(t, fmt.Sprintf(`listeners:
-  - addr: "127.0.0.1:0"
-    tls: {certs: [{cert: %q, key: %q}]}
-routes:
-  - match: /
-    proxy: %q
-`, certFile, keyFile, backend.URL))
-	url := "https://" + inst.servers[0].Addr().String() + "/"
+	addr, roots := tlsInstance(t, backend.URL)
+	url := "https://" + addr + "/"
 	for _, h2 := range []bool{false, true} {
 		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: h2}
 		if !h2 {
@@ -71,7 +80,7 @@ routes:
 	}
 
 	// HTTP/1.1 over TLS is parsed as strictly as in clear.
-	c, err := tls.Dial("tcp", inst.servers[0].Addr().String(), &tls.Config{RootCAs: roots, NextProtos: []string{"http/1.1"}})
+	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, NextProtos: []string{"http/1.1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,20 +119,13 @@ func TestWebSocketOverHTTP2ThroughTheListener(t *testing.T) {
 		}
 	}))
 	defer backend.Close()
-	certFile, keyFile, roots := selfSigned(t)
-	inst, _, _ := testInstance(t, fmt.Sprintf(`listeners:
-  - addr: "127.0.0.1:0"
-    tls: {certs: [{cert: %q, key: %q}]}
-routes:
-  - match: /
-    proxy: %q
-`, certFile, keyFile, backend.URL))
+	addr, roots := tlsInstance(t, backend.URL)
 	tr := &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}
 	defer tr.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	pr, pw := io.Pipe()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodConnect, "https://"+inst.servers[0].Addr().String()+"/chat", pr)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodConnect, "https://"+addr+"/chat", pr)
 	req.Header.Set(":protocol", "websocket")
 	req.Header.Set("Sec-WebSocket-Version", "13")
 	res, err := tr.RoundTrip(req)
