@@ -30,8 +30,13 @@ type acmeManager struct {
 	log      *slog.Logger
 	after    func(time.Duration) <-chan time.Time // injected in tests
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	// life orders start and stop, which a Shutdown racing a Serve may
+	// call in either order: a stop that comes first keeps start from
+	// starting.
+	life    sync.Mutex
+	stopped bool
+	cancel  context.CancelFunc
+	done    chan struct{}
 
 	mu       sync.Mutex
 	attempts int
@@ -91,8 +96,13 @@ func normalizeDomains(ds []string) []string {
 	return out
 }
 
-// start begins obtaining in the background.
+// start begins obtaining in the background, unless stop came first.
 func (m *acmeManager) start() {
+	m.life.Lock()
+	defer m.life.Unlock()
+	if m.stopped {
+		return
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel, m.done = cancel, make(chan struct{})
 	go m.run(ctx)
@@ -126,9 +136,13 @@ func (m *acmeManager) run(ctx context.Context) {
 
 // stop ends obtaining and renewing.
 func (m *acmeManager) stop() {
-	if m.cancel != nil {
-		m.cancel()
-		<-m.done
+	m.life.Lock()
+	m.stopped = true
+	cancel, done := m.cancel, m.done
+	m.life.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
 	}
 	m.cache.Stop()
 }

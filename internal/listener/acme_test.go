@@ -241,3 +241,25 @@ func TestACMEStoredCertificateServedAfterRestartWhileCAIsDown(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestACMEStopBeforeStartStartsNothing: a Shutdown that overtakes Serve
+// (as a quick reload can) stops the ACME work before it started; the
+// late start must then not begin obtaining certificates in the background.
+func TestACMEStopBeforeStartStartsNothing(t *testing.T) {
+	dead := freePort(t)
+	l := config.Listener{TLS: &config.TLS{
+		ACME: &config.ACME{Email: "ops@example.com", Domains: []string{"localhost"}, CA: "https://127.0.0.1:" + strconv.Itoa(dead) + "/dir",
+			Storage: t.TempDir(), Challenges: []string{"tls-alpn-01"}},
+	}}
+	s := newListener(t, l, Options{}, echoBackend(t).URL, nil)
+	if err := s.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Serve() // its listener is closed: it returns at once
+	s.acme.life.Lock()
+	started := s.acme.done != nil
+	s.acme.life.Unlock()
+	if started {
+		t.Fatal("ACME work started after the listener was shut down")
+	}
+}
