@@ -23,6 +23,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/portico-proxy/portico/internal/rawsock"
 )
 
 const (
@@ -363,7 +365,7 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 				continue
 			}
 		}
-		gc := newGuardedConn(c, l.opts.WriteIdle)
+		gc := newGuardedConn(rawsock.Wrap(c), l.opts.WriteIdle)
 		if ip.IsValid() {
 			gc.limiter, gc.ip = l.limiter, ip
 		}

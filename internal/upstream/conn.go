@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/portico-proxy/portico/internal/rawsock"
 	"github.com/portico-proxy/portico/internal/sockpeek"
 )
 
@@ -107,6 +108,9 @@ func (p *connPool) get(ctx context.Context, now time.Time) (*conn, error) {
 		return c, nil
 	}
 	nc, err := p.dialer.DialContext(ctx, "tcp", p.addr)
+	if err == nil {
+		nc = rawsock.Wrap(nc)
+	}
 	if err == nil && p.tls != nil {
 		nc, err = startTLS(ctx, nc, p.tls)
 	}
@@ -120,12 +124,15 @@ func (p *connPool) get(ctx context.Context, now time.Time) (*conn, error) {
 	}
 	c.out.nc = nc
 	c.bw = bufio.NewWriterSize(&c.out, writeBufSize)
-	under := nc
+	under, plain := nc, true
 	if tc, ok := nc.(*tls.Conn); ok {
-		under = tc.NetConn()
+		under, plain = tc.NetConn(), false
+	}
+	if u, ok := under.(interface{ Unwrap() net.Conn }); ok {
+		under = u.Unwrap() // rawsock's
 	}
 	if tcp, ok := under.(*net.TCPConn); ok {
-		if nc == under {
+		if plain {
 			c.tcp = tcp
 		}
 		if raw, err := tcp.SyscallConn(); err == nil {
