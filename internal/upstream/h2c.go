@@ -1,12 +1,15 @@
 package upstream
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/portico-proxy/portico/internal/rawsock"
 )
 
 // newH2CTransport is the HTTP/2-without-TLS client for pools that speak
@@ -14,7 +17,13 @@ import (
 // chooses: HTTP/2 multiplexing is not worth writing by hand.
 func newH2CTransport(d *net.Dialer, o PoolOptions) *http.Transport {
 	t := &http.Transport{
-		DialContext:           d.DialContext,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return rawsock.Wrap(c), nil
+		},
 		MaxIdleConnsPerHost:   o.MaxIdleConns,
 		IdleConnTimeout:       o.IdleConnTimeout,
 		ResponseHeaderTimeout: o.FirstByteTimeout,
