@@ -23,8 +23,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/portico-proxy/portico/internal/rawsock"
 )
 
 const (
@@ -365,7 +363,7 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 				continue
 			}
 		}
-		gc := newGuardedConn(rawsock.Wrap(c), l.opts.WriteIdle)
+		gc := newGuardedConn(c, l.opts.WriteIdle)
 		if ip.IsValid() {
 			gc.limiter, gc.ip = l.limiter, ip
 		}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -92,7 +93,9 @@ func addrIP(addr net.Addr) (netip.Addr, bool) {
 // The 503 is best effort: if the client has already sent its request, the
 // close resets the connection and the client may see the reset instead.
 func rejectOverLimit(c net.Conn) {
-	if _, ok := c.(*net.TCPConn); ok {
+	// Only a socket: its write lands in the kernel's buffer, where a
+	// pipe's would wait for the client to read.
+	if _, ok := c.(syscall.Conn); ok {
 		_ = c.SetWriteDeadline(time.Now().Add(overLimitWriteTimeout))
 		_, _ = c.Write(overLimitResponse)
 	}

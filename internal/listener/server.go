@@ -29,6 +29,7 @@ import (
 	"github.com/portico-proxy/portico/internal/config"
 	"github.com/portico-proxy/portico/internal/listener/h1"
 	"github.com/portico-proxy/portico/internal/listener/h2"
+	"github.com/portico-proxy/portico/internal/rawsock"
 	"github.com/portico-proxy/portico/internal/router"
 	"github.com/portico-proxy/portico/internal/upstream"
 )
@@ -90,12 +91,12 @@ func NewWithOptions(cfg config.Listener, cur *Current, log *slog.Logger, opts Op
 	// and lean, each with its own timeouts. HTTP/2 connections come over
 	// TLS when ALPN picks h2, or in clear when a connection opens with
 	// the HTTP/2 preface (h2c, passed on by the HTTP/1.1 engine).
-	s.ln = inner
+	s.ln = rawsock.Listener{Listener: inner}
 	if tlsConf != nil {
 		s.tls = tlsConf
-		s.ln = newGuardedListener(inner, guardOptions{WriteIdle: lim.WriteIdleTimeout, MaxConnsPerIP: lim.MaxConnsPerIP})
+		s.ln = newGuardedListener(s.ln, guardOptions{WriteIdle: lim.WriteIdleTimeout, MaxConnsPerIP: lim.MaxConnsPerIP})
 	} else if lim.MaxConnsPerIP > 0 {
-		s.ln = newGuardedListener(inner, guardOptions{MaxConnsPerIP: lim.MaxConnsPerIP})
+		s.ln = newGuardedListener(s.ln, guardOptions{MaxConnsPerIP: lim.MaxConnsPerIP})
 	}
 	s.h2 = h2.NewServer(s, h2.Options{
 		MaxConcurrentStreams: uint32(max(lim.MaxConcurrentStreams, 0)),

@@ -49,6 +49,18 @@ func Wrap(c net.Conn) net.Conn {
 	return rc
 }
 
+// Listener wraps every connection it accepts.
+type Listener struct{ net.Listener }
+
+// Accept returns the next connection, wrapped.
+func (l Listener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return Wrap(c), nil
+}
+
 // Unwrap returns the TCP connection, for sendfile, splice and socket options.
 func (c *Conn) Unwrap() net.Conn { return c.TCPConn }
 
