@@ -234,3 +234,60 @@ func TestInFlightRequestFinishesOnOldGeneration(t *testing.T) {
 		t.Fatalf("new request got %q, want new", body)
 	}
 }
+
+// TestWebSocketHandshakeGetsTheRouteHeaderEdits: the 101 that opens a
+// tunnel is a response head like any other: the route's response edits
+// hide the backend's Server and add what the route sets, and the client
+// gets one request ID.
+func TestWebSocketHandshakeGetsTheRouteHeaderEdits(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", "secret-backend/1.2")
+		w.Header().Set("X-Powered-By", "framework 9")
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		typ, msg, err := c.Read(r.Context())
+		if err == nil {
+			_ = c.Write(r.Context(), typ, msg)
+		}
+	}))
+	t.Cleanup(backend.Close)
+	_, url, _ := testInstance(t, fmt.Sprintf(`listeners:
+  - addr: "127.0.0.1:0"
+routes:
+  - match: /
+    proxy: %q
+    headers:
+      response:
+        remove: [Server, X-Powered-By]
+        set: {X-Frame-Options: DENY}
+`, backend.URL))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	h := res.Header
+	if h.Get("Server") != "" || h.Get("X-Powered-By") != "" {
+		t.Errorf("backend identity leaked in the 101: Server %q, X-Powered-By %q", h.Get("Server"), h.Get("X-Powered-By"))
+	}
+	if h.Get("X-Frame-Options") != "DENY" {
+		t.Errorf("X-Frame-Options = %q, want the route's DENY", h.Get("X-Frame-Options"))
+	}
+	if ids := h.Values("X-Request-Id"); len(ids) != 1 {
+		t.Errorf("X-Request-Id values %q, want one", ids)
+	}
+	if h.Get("Sec-Websocket-Accept") == "" || !strings.EqualFold(h.Get("Upgrade"), "websocket") {
+		t.Errorf("handshake fields missing: %v", h)
+	}
+	if err := ws.Write(ctx, websocket.MessageText, []byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := ws.Read(ctx); err != nil || string(msg) != "ping" {
+		t.Fatalf("echo: %q, %v", msg, err)
+	}
+}

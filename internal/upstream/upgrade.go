@@ -1,7 +1,6 @@
 package upstream
 
 import (
-	"github.com/portico-proxy/portico/internal/httpsyntax"
 	"io"
 	"net"
 	"net/http"
@@ -16,38 +15,22 @@ import (
 // downstream connection belongs to the listener, not to a configuration
 // generation, so a reload does not end the tunnel.
 func (p *Proxy) tunnel(w http.ResponseWriter, c *conn, head *responseHead) error {
+	// The 101 head goes down the writer chain like any response head, so
+	// the route's header edits (hiding Server, say), the request ID and
+	// the access log's status apply to it; the engine writes it, and the
+	// hijack below sends it.
+	h := w.Header()
+	relayHeaders(h, head)
+	h["Connection"] = []string{"Upgrade"}
+	h["Upgrade"] = []string{head.upgrade}
+	w.WriteHeader(http.StatusSwitchingProtocols)
 	down, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return err
 	}
 	defer down.Close()
 	_ = down.SetDeadline(time.Time{})
-	// The 101 head is written by hand: net/http no longer owns the conn.
-	bw := brw.Writer
-	bw.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
-	var connection []string
-	for _, f := range head.fields {
-		if f.k == "Connection" {
-			connection = append(connection, f.v)
-		}
-	}
-	for _, f := range head.fields {
-		if f.k == "Connection" || f.k == "Upgrade" || f.k == "Keep-Alive" || hasToken(connection, f.k) {
-			continue
-		}
-		writeField(bw, f.k, f.v)
-	}
-	for k, vv := range w.Header() { // response headers set by middleware
-		for _, v := range vv {
-			if httpsyntax.ValidToken(k) && httpsyntax.ValidFieldValue(v) {
-				writeField(bw, k, v)
-			}
-		}
-	}
-	bw.WriteString("Connection: Upgrade\r\nUpgrade: ")
-	bw.WriteString(head.upgrade)
-	bw.WriteString("\r\n\r\n")
-	if err := bw.Flush(); err != nil {
+	if err := brw.Writer.Flush(); err != nil {
 		return clientGone(err)
 	}
 	// Bytes either side already read ahead belong to the other side.
