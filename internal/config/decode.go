@@ -108,6 +108,7 @@ func (u *Upstream) decode(d *decoder, n ast.Node, path string) {
 		{"first_byte_timeout", func(n ast.Node, p string) { u.FirstByteTimeout = d.duration(n, p) }},
 		{"max_idle_conns", func(n ast.Node, p string) { u.MaxIdleConns = d.integer(n, p, 0) }},
 		{"idle_conn_timeout", func(n ast.Node, p string) { u.IdleConnTimeout = d.duration(n, p) }},
+		{"tunnel_idle_timeout", func(n ast.Node, p string) { u.TunnelIdleTimeout = d.duration(n, p) }},
 		{"tls", func(n ast.Node, p string) { u.TLS = new(UpstreamTLS); u.TLS.decode(d, n, p) }},
 	}, u.PoolPolicy.fields(d)...))
 }

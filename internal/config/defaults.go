@@ -22,6 +22,9 @@ const (
 	DefaultProtocol         = "http1"
 	DefaultConnectTimeout   = 3 * time.Second
 	DefaultFirstByteTimeout = 60 * time.Second
+	// DefaultTunnelIdleTimeout is long: WebSocket applications that ping
+	// at all ping far more often, and a silent hour is a forgotten tab.
+	DefaultTunnelIdleTimeout = time.Hour
 	// Go's http.Transport keeps 2 idle connections per host, which turns
 	// every burst into new TCP handshakes. 256 covers what a few HTTP/2
 	// clients with 100 streams each keep in flight (with 64, 160 streams
@@ -171,6 +174,7 @@ func (u *Upstream) applyDefaults() {
 	setDefault(&u.FirstByteTimeout, DefaultFirstByteTimeout)
 	setDefault(&u.MaxIdleConns, DefaultMaxIdleConns)
 	setDefault(&u.IdleConnTimeout, DefaultIdleConnTimeout)
+	setDefault(&u.TunnelIdleTimeout, DefaultTunnelIdleTimeout)
 	for i := range u.Backends {
 		setDefault(&u.Backends[i].Weight, DefaultBackendWeight)
 	}

@@ -34,7 +34,7 @@ var schemaKeys = []string{
 	"upstreams.*.health", "upstreams.*.health.path", "upstreams.*.health.interval",
 	"upstreams.*.health.timeout", "upstreams.*.retries", "upstreams.*.protocol",
 	"upstreams.*.connect_timeout", "upstreams.*.first_byte_timeout",
-	"upstreams.*.max_idle_conns", "upstreams.*.idle_conn_timeout",
+	"upstreams.*.max_idle_conns", "upstreams.*.idle_conn_timeout", "upstreams.*.tunnel_idle_timeout",
 	"upstreams.*.health.status", "upstreams.*.health.rise", "upstreams.*.health.fall",
 	"upstreams.*.sticky_cookie", "upstreams.*.retry_on", "upstreams.*.retry_budget",
 	"upstreams.*.try_timeout", "upstreams.*.replay_body", "upstreams.*.max_conns",

@@ -101,7 +101,7 @@ func TestInlineProxyBecomesUpstream(t *testing.T) {
 		Backends: []Backend{{URL: "http://127.0.0.1:3000/base", Weight: 1, Pos: Pos{2, 10}}},
 		Balance:  DefaultBalance, Protocol: DefaultProtocol,
 		ConnectTimeout: DefaultConnectTimeout, FirstByteTimeout: DefaultFirstByteTimeout,
-		MaxIdleConns: DefaultMaxIdleConns, IdleConnTimeout: DefaultIdleConnTimeout,
+		MaxIdleConns: DefaultMaxIdleConns, IdleConnTimeout: DefaultIdleConnTimeout, TunnelIdleTimeout: DefaultTunnelIdleTimeout,
 		PoolPolicy: PoolPolicy{RetryOn: DefaultRetryOn, RetryBudget: DefaultRetryBudget, ReplayBody: DefaultReplayBody,
 			MaxConns: DefaultMaxConns, MaxPending: DefaultMaxPending, Resolve: DefaultResolveInterval}}
 	if !reflect.DeepEqual(u, want) {

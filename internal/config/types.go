@@ -119,6 +119,9 @@ type Upstream struct {
 	FirstByteTimeout time.Duration // request sent to response head; default 60s
 	MaxIdleConns     int           // idle keep-alive connections per backend; default 64
 	IdleConnTimeout  time.Duration // default 90s
+	// TunnelIdleTimeout ends a WebSocket (or other upgraded) tunnel that
+	// moved no bytes either way for this long; default 1h.
+	TunnelIdleTimeout time.Duration
 
 	TLS *UpstreamTLS // settings for https:// backends; nil: defaults
 }

@@ -69,6 +69,7 @@ func (v *validator) upstream(path string, u *Upstream) {
 	v.nonNegative(path+".connect_timeout", u.ConnectTimeout)
 	v.nonNegative(path+".first_byte_timeout", u.FirstByteTimeout)
 	v.nonNegative(path+".idle_conn_timeout", u.IdleConnTimeout)
+	v.nonNegative(path+".tunnel_idle_timeout", u.TunnelIdleTimeout)
 	v.health(path+".health", u.Health)
 	v.upstreamTLS(path, u)
 }

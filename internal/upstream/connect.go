@@ -85,10 +85,14 @@ func (p *Proxy) serveExtendedConnect(w http.ResponseWriter, r *http.Request, pro
 	if err := rc.Flush(); err != nil {
 		return
 	}
+	// Idle both ways for tunnel_idle_timeout: the backend side is cut,
+	// which ends the copy below, and the client's side right after it.
+	guard := startIdleGuard(p.Pool.tunnelIdle, c.abort)
+	defer guard.stop()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_, _ = io.Copy(c.nc, r.Body)
+		_, _ = io.Copy(c.nc, guard.reader(r.Body))
 		closeWrite(c.nc)
 		// The backend gets the grace to finish, as in tunnel; a deadline
 		// set may overwrite the abort of a client that has just left.
@@ -97,10 +101,13 @@ func (p *Proxy) serveExtendedConnect(w http.ResponseWriter, r *http.Request, pro
 			c.abort()
 		}
 	}()
-	_ = copyStream(w, c.br, c.br)
+	_ = copyStream(w, guard.reader(c.br), c.br)
 	// And so does the client: its stream's body is read with a deadline,
 	// or a client that never ends its side would hold the tunnel forever.
 	t := time.Now().Add(tunnelCloseGrace)
+	if guard.fired.Load() {
+		t = aLongTimeAgo
+	}
 	_ = c.nc.SetDeadline(t)
 	_ = rc.SetReadDeadline(t)
 	if ctx.Err() != nil {

@@ -51,13 +51,15 @@ type PoolOptions struct {
 	Drains   *DrainSet     // draining marks that outlive the pool; may be nil
 	Now      func() time.Time
 
-	H2C              bool           // speak HTTP/2 without TLS (gRPC backends)
-	ConnectTimeout   time.Duration  // default 3s
-	FirstByteTimeout time.Duration  // default 60s
-	MaxIdleConns     int            // per backend; default 64
-	IdleConnTimeout  time.Duration  // default 90s
-	Health           *HealthOptions // nil: no active checks
-	TLS              *TLSOptions    // for https:// backends; nil: verify with system roots
+	H2C              bool          // speak HTTP/2 without TLS (gRPC backends)
+	ConnectTimeout   time.Duration // default 3s
+	FirstByteTimeout time.Duration // default 60s
+	MaxIdleConns     int           // per backend; default 64
+	IdleConnTimeout  time.Duration // default 90s
+	// TunnelIdleTimeout ends an upgraded tunnel idle both ways; default 1h.
+	TunnelIdleTimeout time.Duration
+	Health            *HealthOptions // nil: no active checks
+	TLS               *TLSOptions    // for https:// backends; nil: verify with system roots
 }
 
 // BackendOptions is one backend as written: http://host:port[/base], or
@@ -95,6 +97,7 @@ type Pool struct {
 	drains      *DrainSet
 
 	firstByteTimeout time.Duration
+	tunnelIdle       time.Duration
 	dialer           *net.Dialer
 	maxIdle          int
 	idleTimeout      time.Duration
@@ -176,6 +179,7 @@ func (p *Pool) applyOptions(o *PoolOptions) error {
 	setZero(&o.FirstByteTimeout, config.DefaultFirstByteTimeout)
 	setZero(&o.MaxIdleConns, config.DefaultMaxIdleConns)
 	setZero(&o.IdleConnTimeout, config.DefaultIdleConnTimeout)
+	setZero(&o.TunnelIdleTimeout, config.DefaultTunnelIdleTimeout)
 	setZero(&o.RetryBudget, config.DefaultRetryBudget)
 	setZero(&o.ReplayBody, config.DefaultReplayBody)
 	setZero(&o.MaxConns, config.DefaultMaxConns)
@@ -186,6 +190,7 @@ func (p *Pool) applyOptions(o *PoolOptions) error {
 	}
 	p.cookieName = o.StickyCookie
 	p.firstByteTimeout = o.FirstByteTimeout
+	p.tunnelIdle = o.TunnelIdleTimeout
 	p.maxIdle, p.idleTimeout = o.MaxIdleConns, o.IdleConnTimeout
 	p.replayBody = o.ReplayBody
 	p.maxPending = int64(o.MaxPending)

@@ -20,10 +20,17 @@ const upgradeRequest = "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUp
 // upgradeFront is a proxy in front of addr whose first-byte timeout is
 // long enough never to be what ends a test.
 func upgradeFront(t *testing.T, addr string) *httptest.Server {
+	return upgradeFrontIdle(t, addr, 0)
+}
+
+// upgradeFrontIdle is upgradeFront with a tunnel idle timeout (0: the
+// default).
+func upgradeFrontIdle(t *testing.T, addr string, idle time.Duration) *httptest.Server {
 	t.Helper()
 	pool, err := NewPool("up", PoolOptions{
-		Backends:         []BackendOptions{{URL: "http://" + addr}},
-		FirstByteTimeout: 10 * time.Second,
+		Backends:          []BackendOptions{{URL: "http://" + addr}},
+		FirstByteTimeout:  10 * time.Second,
+		TunnelIdleTimeout: idle,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -284,6 +291,76 @@ func TestUpgradeClientGoneBeforeSwitch(t *testing.T) {
 	if err := <-closed; err != nil {
 		t.Fatalf("the backend connection outlived the client: %v", err)
 	}
+	front.Close()
+	waitGoroutines(t, base)
+}
+
+// TestTunnelIdleTimeout: a tunnel idle both ways for tunnel_idle_timeout
+// is closed on both sides; one where only one side talks is not.
+func TestTunnelIdleTimeout(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	backendClosed := make(chan time.Duration, 2)
+	addr := testbackend.Raw(t, func(c net.Conn, br *bufio.Reader) {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if testbackend.ReadHead(br) != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+		start := time.Now()
+		io.Copy(io.Discard, br) // until Portico closes
+		backendClosed <- time.Since(start)
+	})
+	base := runtime.NumGoroutine()
+	front := upgradeFrontIdle(t, addr, idle)
+
+	t.Run("silent both ways", func(t *testing.T) {
+		c := dialFront(t, front)
+		io.WriteString(c, upgradeRequest)
+		br := bufio.NewReader(c)
+		if res, err := http.ReadResponse(br, nil); err != nil || res.StatusCode != 101 {
+			t.Fatalf("no 101: %v", err)
+		}
+		start := time.Now()
+		if err := waitClosed(c, br, 5*time.Second); err != nil {
+			t.Fatalf("the idle tunnel was not closed: %v", err)
+		}
+		if d := time.Since(start); d < idle/2 {
+			t.Errorf("closed after %v, before the idle timeout of %v", d, idle)
+		}
+		select {
+		case <-backendClosed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the backend side stayed open")
+		}
+	})
+
+	t.Run("one side talking", func(t *testing.T) {
+		c := dialFront(t, front)
+		io.WriteString(c, upgradeRequest)
+		br := bufio.NewReader(c)
+		if res, err := http.ReadResponse(br, nil); err != nil || res.StatusCode != 101 {
+			t.Fatalf("no 101: %v", err)
+		}
+		// The client talks every idle/3 for three idle periods; the
+		// backend never answers. The tunnel must stay open throughout.
+		for i := 0; i < 9; i++ {
+			time.Sleep(idle / 3)
+			if _, err := io.WriteString(c, "tick|"); err != nil {
+				t.Fatalf("write %d: %v", i, err)
+			}
+		}
+		select {
+		case d := <-backendClosed:
+			t.Fatalf("the tunnel closed after %v while the client was talking", d)
+		default:
+		}
+		c.Close()
+		select {
+		case <-backendClosed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the backend side stayed open after the client left")
+		}
+	})
 	front.Close()
 	waitGoroutines(t, base)
 }

@@ -46,24 +46,27 @@ func (p *Proxy) tunnel(w http.ResponseWriter, c *conn, head *responseHead) error
 	}
 	// When one direction ends, the other gets a short grace period to
 	// finish its close handshake, so a peer that never closes cannot pin
-	// the tunnel forever.
+	// the tunnel forever; a tunnel idle both ways for tunnel_idle_timeout
+	// ends at once. Whichever comes first sets the deadlines.
 	var once sync.Once
-	grace := func() {
+	finish := func(t time.Time) {
 		once.Do(func() {
-			t := time.Now().Add(tunnelCloseGrace)
 			_ = down.SetDeadline(t)
 			_ = c.nc.SetDeadline(t)
 		})
 	}
+	grace := func() { finish(time.Now().Add(tunnelCloseGrace)) }
+	guard := startIdleGuard(p.Pool.tunnelIdle, func() { finish(aLongTimeAgo) })
+	defer guard.stop()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_, _ = io.Copy(c.nc, fromClient)
+		_, _ = io.Copy(c.nc, guard.reader(fromClient))
 		closeWrite(c.nc)
 		grace()
 	}()
-	_, _ = io.Copy(down, c.nc)
+	_, _ = io.Copy(down, guard.reader(c.nc))
 	closeWrite(down)
 	grace()
 	wg.Wait()

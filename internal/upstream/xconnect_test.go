@@ -30,10 +30,17 @@ type xconnect struct {
 }
 
 func openXConnect(t *testing.T, addr string, within time.Duration) *xconnect {
+	return openXConnectIdle(t, addr, within, 0)
+}
+
+// openXConnectIdle is openXConnect with a tunnel idle timeout (0: the
+// default).
+func openXConnectIdle(t *testing.T, addr string, within, idle time.Duration) *xconnect {
 	t.Helper()
 	pool, err := NewPool("ws", PoolOptions{
-		Backends:         []BackendOptions{{URL: "http://" + addr}},
-		FirstByteTimeout: 10 * time.Second,
+		Backends:          []BackendOptions{{URL: "http://" + addr}},
+		FirstByteTimeout:  10 * time.Second,
+		TunnelIdleTimeout: idle,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -200,6 +207,38 @@ func TestExtendedConnectClientEnds(t *testing.T) {
 	}
 	if err := <-closed; err != nil {
 		t.Fatalf("a silent backend kept the tunnel past the grace: %v", err)
+	}
+	x.close()
+	waitGoroutines(t, base)
+}
+
+// TestExtendedConnectIdleTimeout: a WebSocket over HTTP/2 idle both ways
+// for tunnel_idle_timeout has its stream ended and its backend
+// connection closed, well before the close grace would matter.
+func TestExtendedConnectIdleTimeout(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	closed := make(chan error, 1)
+	addr := testbackend.Raw(t, func(c net.Conn, br *bufio.Reader) {
+		if testbackend.ReadHead(br) != nil {
+			return
+		}
+		io.WriteString(c, switched)
+		closed <- waitClosed(c, br, 5*time.Second) // silent, never closing
+	})
+	base := runtime.NumGoroutine()
+	x := openXConnectIdle(t, addr, 10*time.Second, idle)
+	if x.err != nil || x.res.StatusCode != 200 {
+		t.Fatalf("no tunnel: %v", x.err)
+	}
+	start := time.Now()
+	if err := <-closed; err != nil {
+		t.Fatalf("the idle tunnel's backend connection was not closed: %v", err)
+	}
+	if _, err := readWithin(x.res.Body, 3*time.Second); time.Since(start) > 3*time.Second {
+		t.Fatalf("the client's stream did not end (%v)", err)
+	}
+	if d := time.Since(start); d < idle/2 {
+		t.Errorf("closed after %v, before the idle timeout of %v", d, idle)
 	}
 	x.close()
 	waitGoroutines(t, base)
