@@ -159,6 +159,12 @@ func (cw *compressWriter) decide(size int64, known bool) {
 			addVaryAE(h) // also for an unlisted type sent encoded for identity;q=0
 			delete(h, "Content-Length")
 			delete(h, "Accept-Ranges") // ranges of the encoded bytes are not offered
+			// Digests of the bytes as the backend sent them (RFC 9530: the
+			// content, and the representation, which includes its
+			// content coding) do not hold for the encoded bytes.
+			delete(h, "Content-Digest")
+			delete(h, "Repr-Digest")
+			delete(h, "Content-Md5")
 			h["Content-Encoding"] = codingValues[cw.coding]
 			weakenETag(h)
 		}

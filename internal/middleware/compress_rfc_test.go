@@ -450,3 +450,28 @@ func TestCompressClientGoneLeavesPoolsClean(t *testing.T) {
 		}
 	}
 }
+
+// TestCompressDropsDigestsOfTheOriginalBytes: a backend's Content-Digest
+// and Repr-Digest (RFC 9530) describe the bytes it sent; on a response
+// Portico encodes they would fail every client check, so they go. A
+// response passed through keeps them.
+func TestCompressDropsDigestsOfTheOriginalBytes(t *testing.T) {
+	page := pageHTML(8 << 10)
+	digests := []string{"Content-Digest: sha-256=:AAAA:", "Repr-Digest: sha-256=:BBBB:", "Content-MD5: Q2hlY2sgSW50ZWdyaXR5IQ=="}
+	c := mustCompress(t, config.Compress{}, fixed(page, "text/html", true, digests...))
+	for _, tt := range []struct {
+		ae   string
+		keep bool
+	}{{"gzip", false}, {"", true}} {
+		w := serveDirect(t, c, "GET", "Accept-Encoding: "+tt.ae)
+		encoded := w.Header().Get("Content-Encoding") != ""
+		if encoded == tt.keep {
+			t.Fatalf("Accept-Encoding %q: encoded=%v", tt.ae, encoded)
+		}
+		for _, name := range []string{"Content-Digest", "Repr-Digest", "Content-Md5"} {
+			if has := w.Header().Get(name) != ""; has != tt.keep {
+				t.Errorf("Accept-Encoding %q: %s present=%v, want %v", tt.ae, name, has, tt.keep)
+			}
+		}
+	}
+}
