@@ -9,8 +9,13 @@ import (
 // Backend is one address of a pool with its live state. Every field that
 // changes while requests run is atomic: policies read it without locks.
 type Backend struct {
-	url      string // as written in the config; drain marks and the admin API use it
-	addr     string // host:port, what is dialled
+	url  string // as written in the config; drain marks and the admin API use it
+	addr string // host:port, what is dialled
+	// host is the backend's name as a Host field value: the host of its
+	// URL (or the SRV target) with the port unless it is the scheme's
+	// default. A resolved name keeps it, so health checks and
+	// host_header: upstream say the name, not the address.
+	host     string
 	basePath string // path of the backend URL, prepended to request paths
 	weight   int
 	// id identifies the address for the hash ring and the sticky cookie;
@@ -45,7 +50,7 @@ func (b *Backend) Addr() string { return b.addr }
 
 func newBackend(url, addr, basePath string, weight int, conns *connPool) *Backend {
 	id := hashString(addr)
-	return &Backend{url: url, addr: addr, basePath: basePath, weight: max(weight, 1),
+	return &Backend{url: url, addr: addr, host: addr, basePath: basePath, weight: max(weight, 1),
 		id: id, cookie: strconv.FormatUint(id, 16), conns: conns}
 }
 

@@ -123,7 +123,7 @@ func (hc *healthChecker) check(ctx context.Context, b *Backend) bool {
 	deadline, _ := ctx.Deadline()
 	_ = c.SetDeadline(deadline)
 	bw := bufio.NewWriter(c)
-	bw.WriteString("GET " + b.basePath + hc.opts.Path + " HTTP/1.1\r\nHost: " + b.addr +
+	bw.WriteString("GET " + b.basePath + hc.opts.Path + " HTTP/1.1\r\nHost: " + b.host +
 		"\r\nUser-Agent: portico-health-check\r\nConnection: close\r\n\r\n")
 	if bw.Flush() != nil {
 		return false

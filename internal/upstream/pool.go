@@ -254,19 +254,35 @@ func (p *Pool) initialBackends() []*Backend {
 			all = append(all, p.resolver.lookupNow(e)...)
 			continue
 		}
-		all = append(all, p.newBackend(e, net.JoinHostPort(e.host, e.port), e.weight))
+		all = append(all, p.newBackend(e, target{addr: net.JoinHostPort(e.host, e.port), weight: e.weight}))
 	}
 	return all
 }
 
-func (p *Pool) newBackend(e *entry, addr string, weight int) *Backend {
-	conns := newConnPool(addr, p.dialer, p.maxIdle, p.idleTimeout)
+func (p *Pool) newBackend(e *entry, t target) *Backend {
+	conns := newConnPool(t.addr, p.dialer, p.maxIdle, p.idleTimeout)
 	conns.tls = e.tls
-	b := newBackend(e.url, addr, e.basePath, weight, conns)
+	b := newBackend(e.url, t.addr, e.basePath, t.weight, conns)
+	b.host = t.host
+	if b.host == "" {
+		b.host = hostField(e.host, e.port, e.https)
+	}
 	if p.drains.has(p.name, e.url) {
 		b.draining.Store(true)
 	}
 	return b
+}
+
+// hostField is host and port as a Host field value: the port is left out
+// when it is the scheme's default, as clients write it.
+func hostField(host, port string, https bool) string {
+	if port == "" || (!https && port == "80") || (https && port == "443") {
+		if strings.Contains(host, ":") {
+			return "[" + host + "]"
+		}
+		return host
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // install makes all the pool's current set. ramp starts slow start for

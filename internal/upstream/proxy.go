@@ -83,7 +83,7 @@ func (p *Proxy) hostFor(r *http.Request, b *Backend) string {
 	case "":
 		return r.Host
 	case "upstream":
-		return b.addr
+		return b.host
 	}
 	return p.HostHeader
 }

@@ -38,6 +38,7 @@ type resolver struct {
 type target struct {
 	addr   string
 	weight int
+	host   string // the name the address was found for (SRV target); "" for the entry's own
 }
 
 // lookupTimeout bounds one round of lookups.
@@ -87,7 +88,7 @@ func (r *resolver) lookupNow(e *entry) []*Backend {
 	r.last[i] = ts
 	var out []*Backend
 	for _, t := range ts {
-		out = append(out, r.pool.newBackend(e, t.addr, t.weight))
+		out = append(out, r.pool.newBackend(e, t))
 	}
 	return out
 }
@@ -122,8 +123,10 @@ func (r *resolver) lookup(ctx context.Context, e *entry) ([]target, error) {
 			if err != nil {
 				continue
 			}
+			name := strings.TrimSuffix(s.Target, ".")
 			for _, h := range hosts {
-				ts = append(ts, target{addr: net.JoinHostPort(h, strconv.Itoa(int(s.Port))), weight: w})
+				ts = append(ts, target{addr: net.JoinHostPort(h, strconv.Itoa(int(s.Port))), weight: w,
+					host: hostField(name, strconv.Itoa(int(s.Port)), e.https)})
 			}
 		}
 		if len(ts) == 0 && len(srvs) > 0 {
@@ -200,7 +203,7 @@ func (r *resolver) install(ramp bool) {
 				delete(byKey, e.url+" "+t.addr)
 				continue
 			}
-			all = append(all, p.newBackend(e, t.addr, t.weight))
+			all = append(all, p.newBackend(e, t))
 		}
 	}
 	p.install(all, ramp)

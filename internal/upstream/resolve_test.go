@@ -1,12 +1,18 @@
 package upstream
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/portico-proxy/portico/internal/testbackend"
 )
 
 // tableDNS answers lookups from tables the test changes between rounds.
@@ -130,5 +136,74 @@ func TestSRVLookupFailingAtStartGives503NotACrash(t *testing.T) {
 	front := newTestProxy(t, &Proxy{Pool: p})
 	if code, _, _ := get(t, front.URL); code != 503 {
 		t.Fatalf("got %d, want 503 while the SRV record is unknown", code)
+	}
+}
+
+// TestResolvedBackendsKeepTheirName: a backend written as a name and
+// dialled at its resolved address sends the name as Host in its health
+// checks and under host_header: upstream, as does an SRV target; the
+// scheme's default port is left out, as clients write it.
+func TestResolvedBackendsKeepTheirName(t *testing.T) {
+	hosts := make(chan string, 8)
+	addr := testbackend.Raw(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, req.Body)
+			hosts <- req.Host
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	_, port, _ := net.SplitHostPort(addr)
+	portN, _ := strconv.Atoi(port)
+	dns := &tableDNS{
+		hosts: map[string][]string{"api.test": {"127.0.0.1"}, "web.test": {"127.0.0.1"}},
+		srv:   map[string][]*net.SRV{"_http._tcp.svc.test": {{Target: "web.test.", Port: uint16(portN), Weight: 1}}},
+	}
+	for _, tt := range []struct{ url, want string }{
+		{"http://api.test:" + port, "api.test:" + port},
+		{"srv+http://_http._tcp.svc.test", "web.test:" + port},
+	} {
+		p := mustPool(t, PoolOptions{Resolver: dns}, tt.url)
+		p.resolver.refresh(context.Background())
+		b := p.set.Load().all[0]
+		if b.addr != addr {
+			t.Fatalf("%s: dialled %s, want %s", tt.url, b.addr, addr)
+		}
+		hc := p.newHealthChecker(HealthOptions{Path: "/healthz", Timeout: 2 * time.Second})
+		if !hc.check(context.Background(), b) {
+			t.Fatalf("%s: check failed", tt.url)
+		}
+		if got := <-hosts; got != tt.want {
+			t.Errorf("%s: health check Host %q, want %q", tt.url, got, tt.want)
+		}
+		front := newTestProxy(t, &Proxy{Pool: p, HostHeader: "upstream"})
+		if code, _, _ := get(t, front.URL); code != 200 {
+			t.Fatalf("%s: status %d", tt.url, code)
+		}
+		if got := <-hosts; got != tt.want {
+			t.Errorf("%s: host_header upstream sent %q, want %q", tt.url, got, tt.want)
+		}
+	}
+}
+
+func TestHostField(t *testing.T) {
+	for _, tt := range []struct {
+		host, port string
+		https      bool
+		want       string
+	}{
+		{"api.test", "80", false, "api.test"},
+		{"api.test", "443", true, "api.test"},
+		{"api.test", "443", false, "api.test:443"},
+		{"api.test", "8080", true, "api.test:8080"},
+		{"::1", "80", false, "[::1]"},
+		{"::1", "9000", false, "[::1]:9000"},
+	} {
+		if got := hostField(tt.host, tt.port, tt.https); got != tt.want {
+			t.Errorf("hostField(%q, %q, %v) = %q, want %q", tt.host, tt.port, tt.https, got, tt.want)
+		}
 	}
 }
