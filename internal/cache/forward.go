@@ -249,6 +249,12 @@ func (rt *Route) refreshInBackground(r *http.Request, url, key string, e *Entry)
 		defer rt.c.bg.Done()
 		defer rt.c.revalidating.Delete(key)
 		defer func() { _ = recover() }() // an aborted upstream body only loses the refresh
+		// A refresh that finished between this request's lookup and the
+		// claim above has stored a newer entry (it stores before it lets
+		// go of the key): that one is not refreshed again.
+		if cur, _ := rt.lookup(bg.Context(), key, bg); cur != nil && cur.ResponseTime.After(e.ResponseTime) {
+			return
+		}
 		rt.validate(nil, bg, url, key, e, noDirectives, pairStale)
 	}()
 }
