@@ -6,16 +6,25 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"time"
 )
 
 // maxBody bounds a request body: every call takes a few short fields.
 const maxBody = 64 << 10
+
+// bodyReadTimeout bounds the reading of a body, so a client that drips
+// one (or announces more than it sends) cannot hold a call open. The
+// server's own read timeout is left unset: it would also end the admin's
+// long-lived streams.
+var bodyReadTimeout = 10 * time.Second
 
 // decodeBody reads r's body as exactly one JSON value of the fields v
 // names, and answers the error itself (400, or 413 past maxBody) when it
 // is not: nothing is acted on from half a body, a second value or a
 // misspelt field.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, want string) bool {
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
@@ -31,6 +40,10 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, want string) bool
 		return true
 	}
 	status := http.StatusBadRequest
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		status = http.StatusRequestTimeout
+		err = fmt.Errorf("not received within %v", bodyReadTimeout)
+	}
 	if tooBig := new(http.MaxBytesError); errors.As(err, &tooBig) {
 		status = http.StatusRequestEntityTooLarge
 		err = fmt.Errorf("over %d bytes", maxBody)

@@ -1,9 +1,13 @@
 package admin
 
 import (
+	"bufio"
+	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portico-proxy/portico/internal/router"
 	"github.com/portico-proxy/portico/internal/upstream"
@@ -100,5 +104,36 @@ func TestDrainRefusesBadBodiesAndDrainsNothing(t *testing.T) {
 		if d := draining(t, g); d[backendA] || d[backendB] {
 			t.Fatalf("%s: drained %v, want nothing", tt.name, d)
 		}
+	}
+}
+
+// TestSlowBodyIsCutOff: over a real socket, a body that stops short of
+// its Content-Length gets a 408 within the body read timeout, and the
+// call is not acted on.
+func TestSlowBodyIsCutOff(t *testing.T) {
+	defer func(d time.Duration) { bodyReadTimeout = d }(bodyReadTimeout)
+	bodyReadTimeout = 200 * time.Millisecond
+	c, store := recordingCache(t)
+	base := serve(t, "127.0.0.1:0", Sources{Cache: c})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(conn, "POST /api/cache/purge HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"tag\": ", strings.TrimPrefix(base, "http://"))
+	start := time.Now()
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to a stalled body: %v", err)
+	}
+	if res.StatusCode != http.StatusRequestTimeout {
+		t.Errorf("got %d, want 408", res.StatusCode)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("answered after %v", d)
+	}
+	if got := store.taken(); len(got) != 0 {
+		t.Errorf("purged %q from half a body", got)
 	}
 }
