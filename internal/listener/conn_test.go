@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portico-proxy/portico/internal/testbackend"
 )
 
 const waitLimit = 5 * time.Second
@@ -169,20 +171,7 @@ func TestServerWriteIdleStalledClient(t *testing.T) {
 // socket buffers so that a slow reader holds the writer back.
 func tcpPair(t *testing.T) (server, client *net.TCPConn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, client = s.(*net.TCPConn), c.(*net.TCPConn)
+	client, server = testbackend.TCPPair(t)
 	// Small, but above the loopback MSS (64 KiB), or window updates wait
 	// for the persist timer.
 	server.SetWriteBuffer(128 << 10)

@@ -12,27 +12,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portico-proxy/portico/internal/testbackend"
 )
 
 // pair returns a wrapped client connection and the server side of it.
 func pair(t *testing.T) (net.Conn, *net.TCPConn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := Wrap(c)
-	t.Cleanup(func() { w.Close(); peer.Close() })
-	return w, peer.(*net.TCPConn)
+	c, peer := testbackend.TCPPair(t)
+	return Wrap(c), peer
 }
 
 func TestWrapKeepsOtherConnections(t *testing.T) {

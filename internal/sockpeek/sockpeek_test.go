@@ -1,29 +1,17 @@
 package sockpeek
 
 import (
-	"net"
 	"testing"
 	"time"
+
+	"github.com/portico-proxy/portico/internal/testbackend"
 )
 
 // TestEmpty: a quiet socket is empty; a byte or the peer's close makes it
 // not, and the peek consumes nothing.
 func TestEmpty(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	peer, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := c.(*net.TCPConn).SyscallConn()
+	c, peer := testbackend.TCPPair(t)
+	raw, err := c.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +48,6 @@ func TestEmpty(t *testing.T) {
 	if !empty() {
 		t.Fatal("empty again after the read: got not empty")
 	}
-	peer.(*net.TCPConn).CloseWrite()
+	peer.CloseWrite()
 	eventually(false, "after the peer's close")
 }

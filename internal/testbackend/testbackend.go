@@ -60,3 +60,26 @@ func ReadHead(br *bufio.Reader) error {
 		}
 	}
 }
+
+// TCPPair returns the two ends of a loopback TCP connection, both closed
+// when the test ends: client is the dialled end, server the accepted one.
+func TCPPair(tb testing.TB) (client, server *net.TCPConn) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := ln.Accept()
+	if err != nil {
+		c.Close()
+		tb.Fatal(err)
+	}
+	client, server = c.(*net.TCPConn), s.(*net.TCPConn)
+	tb.Cleanup(func() { client.Close(); server.Close() })
+	return client, server
+}
