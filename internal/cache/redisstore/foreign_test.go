@@ -96,3 +96,52 @@ func TestForeignDataUnderAKeyIsServedFromOrigin(t *testing.T) {
 		}
 	}
 }
+
+// Case 4, tags: a tag's key holding another Redis type (written by
+// something else) neither fails a Put, which would switch Redis off for
+// every request, nor a purge by that tag: the foreign key is replaced by
+// the store's own index.
+func TestForeignDataUnderATagKey(t *testing.T) {
+	srv := startServer(t)
+	s := documented(t, srv.Addr)
+	ctx := context.Background()
+	tk := s.tagKey("news")
+	for _, tt := range []struct {
+		name string
+		set  func() error
+	}{
+		{"string", func() error { return s.c.Set(ctx, tk, "x", 0).Err() }},
+		{"hash", func() error { return s.c.HSet(ctx, tk, "a", "b").Err() }},
+		{"list", func() error { return s.c.RPush(ctx, tk, "a").Err() }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := s.c.Del(ctx, tk).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.set(); err != nil {
+				t.Fatal(err)
+			}
+			// A purge by the tag finds nothing of Portico's, and no error.
+			if n, err := s.DeleteTag(ctx, "news"); n != 0 || err != nil {
+				t.Fatalf("DeleteTag over foreign data: %d, %v; want 0, nil", n, err)
+			}
+			if err := tt.set(); err != nil {
+				t.Fatal(err)
+			}
+			e := storetest.Entry("example.com/n", 100, "news", "sport")
+			if err := s.Put(ctx, e); err != nil {
+				t.Fatalf("Put with a foreign tag key: %v", err)
+			}
+			if got, err := s.Get(ctx, e.Key); err != nil || got == nil {
+				t.Fatalf("Get after Put: %v, %v", got != nil, err)
+			}
+			// The tag now indexes the entry: purging it removes the entry.
+			if n, err := s.DeleteTag(ctx, "news"); n != 1 || err != nil {
+				t.Fatalf("DeleteTag: %d, %v; want 1, nil", n, err)
+			}
+			if got, _ := s.Get(ctx, e.Key); got != nil {
+				t.Error("the entry survived a purge of its tag")
+			}
+		})
+	}
+}

@@ -105,13 +105,45 @@ func (s *Store) Put(ctx context.Context, e *cache.Entry) error {
 	pipe := s.c.TxPipeline()
 	pipe.Set(ctx, s.entryKey(e.Key), b, ttl)
 	for _, t := range e.Tags {
-		pipe.SAdd(ctx, s.tagKey(t), e.Key)
-		if ttl > 0 {
-			pipe.ExpireGT(ctx, s.tagKey(t), ttl)
-			pipe.ExpireNX(ctx, s.tagKey(t), ttl)
+		s.index(ctx, pipe, t, e.Key, ttl)
+	}
+	cmds, err := pipe.Exec(ctx)
+	if err != nil && redis.HasErrorPrefix(err, "WRONGTYPE") {
+		// Something else wrote another type under a tag's key. SET cannot
+		// fail so, and a transaction runs its other commands: the entry
+		// is stored, and the foreign keys are replaced by the index.
+		return s.reindexForeign(ctx, cmds, e.Key, ttl)
+	}
+	return err
+}
+
+// index adds key to tag's set, the set living as long as its longest
+// entry.
+func (s *Store) index(ctx context.Context, pipe redis.Pipeliner, tag, key string, ttl time.Duration) {
+	pipe.SAdd(ctx, s.tagKey(tag), key)
+	if ttl > 0 {
+		pipe.ExpireGT(ctx, s.tagKey(tag), ttl)
+		pipe.ExpireNX(ctx, s.tagKey(tag), ttl)
+	}
+}
+
+// reindexForeign replaces the tag keys whose SADD met another type by a
+// fresh index of key (EXPIRE takes any type); any other failure in cmds
+// is returned.
+func (s *Store) reindexForeign(ctx context.Context, cmds []redis.Cmder, key string, ttl time.Duration) error {
+	pipe := s.c.TxPipeline()
+	for _, c := range cmds {
+		switch err := c.Err(); {
+		case err == nil:
+		case !redis.HasErrorPrefix(err, "WRONGTYPE") || c.Name() != "sadd":
+			return err
+		default:
+			tagKey, _ := c.Args()[1].(string)
+			pipe.Del(ctx, tagKey)
+			s.index(ctx, pipe, strings.TrimPrefix(tagKey, s.prefix+"t:"), key, ttl)
 		}
 	}
-	_, err = pipe.Exec(ctx)
+	_, err := pipe.Exec(ctx)
 	return err
 }
 
@@ -145,6 +177,10 @@ func (s *Store) DeletePrefix(ctx context.Context, prefix string) (int, error) {
 
 func (s *Store) DeleteTag(ctx context.Context, tag string) (int, error) {
 	keys, err := s.c.SMembers(ctx, s.tagKey(tag)).Result()
+	if redis.HasErrorPrefix(err, "WRONGTYPE") {
+		// Not an index of this store's: it names none of its entries.
+		return 0, s.c.Del(ctx, s.tagKey(tag)).Err()
+	}
 	if err != nil {
 		return 0, err
 	}
