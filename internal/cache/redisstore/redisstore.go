@@ -105,7 +105,7 @@ func (s *Store) Put(ctx context.Context, e *cache.Entry) error {
 	pipe := s.c.TxPipeline()
 	pipe.Set(ctx, s.entryKey(e.Key), b, ttl)
 	for _, t := range e.Tags {
-		s.index(ctx, pipe, t, e.Key, ttl)
+		index(ctx, pipe, s.tagKey(t), e.Key, ttl)
 	}
 	cmds, err := pipe.Exec(ctx)
 	if err != nil && redis.HasErrorPrefix(err, "WRONGTYPE") {
@@ -117,13 +117,13 @@ func (s *Store) Put(ctx context.Context, e *cache.Entry) error {
 	return err
 }
 
-// index adds key to tag's set, the set living as long as its longest
-// entry.
-func (s *Store) index(ctx context.Context, pipe redis.Pipeliner, tag, key string, ttl time.Duration) {
-	pipe.SAdd(ctx, s.tagKey(tag), key)
+// index adds key to the tag set under tagKey, the set living as long as
+// its longest entry.
+func index(ctx context.Context, pipe redis.Pipeliner, tagKey, key string, ttl time.Duration) {
+	pipe.SAdd(ctx, tagKey, key)
 	if ttl > 0 {
-		pipe.ExpireGT(ctx, s.tagKey(tag), ttl)
-		pipe.ExpireNX(ctx, s.tagKey(tag), ttl)
+		pipe.ExpireGT(ctx, tagKey, ttl)
+		pipe.ExpireNX(ctx, tagKey, ttl)
 	}
 }
 
@@ -140,7 +140,7 @@ func (s *Store) reindexForeign(ctx context.Context, cmds []redis.Cmder, key stri
 		default:
 			tagKey, _ := c.Args()[1].(string)
 			pipe.Del(ctx, tagKey)
-			s.index(ctx, pipe, strings.TrimPrefix(tagKey, s.prefix+"t:"), key, ttl)
+			index(ctx, pipe, tagKey, key, ttl)
 		}
 	}
 	_, err := pipe.Exec(ctx)
