@@ -244,3 +244,24 @@ func TestCopyBetweenWrappedConnections(t *testing.T) {
 		t.Fatalf("peer got %d bytes, want %d", len(b), len(want))
 	}
 }
+
+// TestTCPFindsTheConnectionUnderWrappers: through this package's Conn
+// and any wrapper with Unwrap; nil for what is not TCP.
+func TestTCPFindsTheConnectionUnderWrappers(t *testing.T) {
+	c, _ := testbackend.TCPPair(t)
+	type wrapper struct{ net.Conn }
+	for _, w := range []net.Conn{c, Wrap(c)} {
+		if got := TCP(w); got != c {
+			t.Errorf("TCP(%T) = %v, want the TCP connection", w, got)
+		}
+	}
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	if got := TCP(a); got != nil {
+		t.Errorf("TCP(pipe) = %v, want nil", got)
+	}
+	if got := TCP(wrapper{c}); got != nil {
+		t.Errorf("a wrapper without Unwrap: got %v, want nil", got)
+	}
+}

@@ -128,10 +128,7 @@ func (p *connPool) get(ctx context.Context, now time.Time) (*conn, error) {
 	if tc, ok := nc.(*tls.Conn); ok {
 		under, plain = tc.NetConn(), false
 	}
-	if u, ok := under.(interface{ Unwrap() net.Conn }); ok {
-		under = u.Unwrap() // rawsock's
-	}
-	if tcp, ok := under.(*net.TCPConn); ok {
+	if tcp := rawsock.TCP(under); tcp != nil {
 		if plain {
 			c.tcp = tcp
 		}

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/portico-proxy/portico/internal/rawsock"
 )
 
 // Connection states, for Shutdown.
@@ -78,27 +80,12 @@ func newConn(s *Server, rwc net.Conn) *conn {
 	c.rf, _ = rwc.(io.ReaderFrom)
 	c.raw = rawConn(rwc)
 	if c.tlsState == nil {
-		c.tcp = tcpConn(rwc)
+		c.tcp = rawsock.TCP(rwc)
 	}
 	c.cr.c, c.cw.c = c, c
 	c.cw.idle = max(s.o.WriteIdleTimeout, 0)
 	c.cw.lastPush = pushNeeded
 	return c
-}
-
-// tcpConn finds the *net.TCPConn under c, through Unwrap methods.
-func tcpConn(c net.Conn) *net.TCPConn {
-	for range 4 {
-		if tc, ok := c.(*net.TCPConn); ok {
-			return tc
-		}
-		u, ok := c.(interface{ Unwrap() net.Conn })
-		if !ok {
-			return nil
-		}
-		c = u.Unwrap()
-	}
-	return nil
 }
 
 // rawConn finds the syscall.RawConn under c, through Unwrap methods.
