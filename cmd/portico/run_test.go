@@ -243,6 +243,7 @@ func TestWebSocketHandshakeGetsTheRouteHeaderEdits(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Server", "secret-backend/1.2")
 		w.Header().Set("X-Powered-By", "framework 9")
+		w.Header().Set("X-Request-Id", "backend-own-id")
 		c, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
@@ -278,8 +279,8 @@ routes:
 	if h.Get("X-Frame-Options") != "DENY" {
 		t.Errorf("X-Frame-Options = %q, want the route's DENY", h.Get("X-Frame-Options"))
 	}
-	if ids := h.Values("X-Request-Id"); len(ids) != 1 {
-		t.Errorf("X-Request-Id values %q, want one", ids)
+	if ids := h.Values("X-Request-Id"); len(ids) != 1 || ids[0] == "backend-own-id" {
+		t.Errorf("X-Request-Id values %q, want Portico's one", ids)
 	}
 	if h.Get("Sec-Websocket-Accept") == "" || !strings.EqualFold(h.Get("Upgrade"), "websocket") {
 		t.Errorf("handshake fields missing: %v", h)

@@ -118,7 +118,7 @@ func (cw *compressWriter) WriteHeader(code int) {
 	if cw.status != 0 {
 		return
 	}
-	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
+	if !finalHead(code) {
 		cw.ResponseWriter.WriteHeader(code) // interim: passes untouched
 		return
 	}

@@ -91,8 +91,7 @@ type headerWriter struct {
 func (w *headerWriter) WriteHeader(code int) {
 	switch {
 	case w.done:
-	case code >= 200 || code == http.StatusSwitchingProtocols:
-		// 101 is the last head of its exchange: the tunnel follows.
+	case finalHead(code):
 		w.done = true
 		w.ops.apply(w.ResponseWriter.Header())
 	default:

@@ -16,8 +16,14 @@ type recorder struct {
 	bytes  int64
 }
 
+// finalHead reports whether code is the head a response's interim
+// answers (100 Continue, 103 Early Hints) lead up to: 2xx to 5xx, or 101,
+// after which the connection is a tunnel. Every wrapper that edits or
+// records the head judges it so.
+func finalHead(code int) bool { return code >= 200 || code == http.StatusSwitchingProtocols }
+
 func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 && code >= 200 {
+	if r.status == 0 && finalHead(code) {
 		r.status = code
 	}
 	r.ResponseWriter.WriteHeader(code)

@@ -86,7 +86,7 @@ func (w *onlyOurs) fix() {
 }
 
 func (w *onlyOurs) WriteHeader(code int) {
-	if !w.done && code >= 200 {
+	if !w.done && finalHead(code) {
 		w.fix()
 	}
 	w.ResponseWriter.WriteHeader(code)
