@@ -14,6 +14,7 @@ import (
 	"github.com/portico-proxy/portico/internal/cache/memstore"
 	"github.com/portico-proxy/portico/internal/cache/redisstore"
 	"github.com/portico-proxy/portico/internal/cache/storetest"
+	"github.com/portico-proxy/portico/internal/testbackend"
 )
 
 func TestMain(m *testing.M) {
@@ -76,7 +77,7 @@ func TestRedisSharesEntriesBetweenInstances(t *testing.T) {
 func TestRedisDownServesFromMemoryWithoutErrors(t *testing.T) {
 	addr, stopRedis := storetest.StartRedis(t)
 	rs := redisstore.New(redisOpts(addr))
-	var logs storetest.SyncBuffer
+	var logs testbackend.SyncBuffer
 	h := newHarnessWith(t, harnessOpts{stores: cache.Options{Shared: rs, Bus: rs,
 		Log: slog.New(slog.NewJSONHandler(&logs, nil))}})
 	h.serve(200, "x", "Cache-Control", "max-age=100")
@@ -132,7 +133,7 @@ func TestUnwritableDiskDegradesToMisses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs storetest.SyncBuffer
+	var logs testbackend.SyncBuffer
 	h := newHarnessWith(t, harnessOpts{stores: cache.Options{Memory: memstore.New(1 << 10), Disk: ds,
 		Log: slog.New(slog.NewJSONHandler(&logs, nil))}})
 	// The directory turns into a file: every disk operation fails, as on

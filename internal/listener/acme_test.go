@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/testbackend"
 	"github.com/portico-proxy/portico/internal/testpki"
 )
 
@@ -63,7 +64,7 @@ func startPebble(t *testing.T, httpPort, tlsPort int) *pebble {
 	if err := os.WriteFile(confFile, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var log logBuf
+	var log testbackend.SyncBuffer
 	cmd := exec.Command("pebble", "-config", confFile)
 	cmd.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0")
 	cmd.Stdout, cmd.Stderr = &log, &log
@@ -105,7 +106,7 @@ func TestACMEObtainsFromPebbleThenServesHTTPS(t *testing.T) {
 			peb := startPebble(t, httpPort, tlsPort)
 			challenges := &Challenges{}
 			opts := Options{Challenges: challenges, ACMEHTTPPort: httpPort}
-			var log logBuf
+			var log testbackend.SyncBuffer
 			t.Cleanup(func() {
 				if t.Failed() {
 					t.Logf("portico log:\n%s", log.String())
@@ -175,7 +176,7 @@ func TestACMEUnreachableCAKeepsServingAndRetries(t *testing.T) {
 		ACME: &config.ACME{Email: "ops@example.com", Domains: []string{"localhost"}, CA: "https://127.0.0.1:" + strconv.Itoa(dead) + "/dir",
 			Storage: t.TempDir(), Challenges: []string{"tls-alpn-01"}},
 	}}
-	var log logBuf
+	var log testbackend.SyncBuffer
 	s := newListener(t, l, Options{}, echoBackend(t).URL, &log)
 	// Backoff waits are recorded, not slept.
 	waits := make(chan time.Duration, 100)
@@ -227,7 +228,7 @@ func TestACMEStoredCertificateServedAfterRestartWhileCAIsDown(t *testing.T) {
 	<-done
 
 	peb.stop()
-	var log logBuf
+	var log testbackend.SyncBuffer
 	second := serveListener(t, l, Options{}, echoBackend(t).URL, &log)
 	deadline := time.Now().Add(30 * time.Second)
 	for {

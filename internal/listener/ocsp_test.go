@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/crypto/ocsp"
 
+	"github.com/portico-proxy/portico/internal/testbackend"
 	"github.com/portico-proxy/portico/internal/testpki"
 )
 
@@ -41,7 +42,7 @@ func TestOCSPStaplingFromOpenSSLResponder(t *testing.T) {
 	url := "http://127.0.0.1:" + strconv.Itoa(port)
 	c, k, leaf := ca.Issue(t, testpki.Leaf{CN: "site.test", Names: []string{"site.test"}, OCSPURL: url})
 	noOCSP, noOCSPKey, _ := ca.Issue(t, testpki.Leaf{CN: "plain.test", Names: []string{"plain.test"}})
-	var log logBuf
+	var log testbackend.SyncBuffer
 	s := serveListener(t, tlsListener([2]string{c, k}, [2]string{noOCSP, noOCSPKey}), Options{}, echoBackend(t).URL, &log)
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portico-proxy/portico/internal/testbackend"
 	"github.com/portico-proxy/portico/internal/testpki"
 )
 
@@ -25,7 +26,7 @@ func serves(t *testing.T, s *Server, ca *testpki.CA, want *big.Int) bool {
 func TestCertReloadRemovedFileKeepsOldUntilItComesBack(t *testing.T) {
 	ca := testpki.NewCA(t)
 	c1, k1, leaf1 := ca.Issue(t, testpki.Leaf{Names: []string{"site.test"}})
-	var log logBuf
+	var log testbackend.SyncBuffer
 	s := serveListener(t, tlsListener([2]string{c1, k1}), Options{}, echoBackend(t).URL, &log)
 	saved, err := os.ReadFile(c1)
 	if err != nil {

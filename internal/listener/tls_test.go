@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/testbackend"
 	"github.com/portico-proxy/portico/internal/testpki"
 )
 
@@ -125,7 +126,7 @@ func TestCertReloadPicksUpChangedFileWithoutDroppingConnections(t *testing.T) {
 func TestCertReloadBrokenFileKeepsOldAndReports(t *testing.T) {
 	ca := testpki.NewCA(t)
 	c1, k1, leaf1 := ca.Issue(t, testpki.Leaf{Names: []string{"site.test"}})
-	var log logBuf
+	var log testbackend.SyncBuffer
 	s := serveListener(t, tlsListener([2]string{c1, k1}), Options{}, echoBackend(t).URL, &log)
 	if err := os.WriteFile(c1, []byte("-----BEGIN CERTIFICATE-----\nbroken\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -7,12 +7,14 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/portico-proxy/portico/internal/testbackend"
 )
 
 // TestAccessLogCarriesTheCacheVerdict: hits and misses are visible in the
 // log through the Cache-Status the cache set.
 func TestAccessLogCarriesTheCacheVerdict(t *testing.T) {
-	var out lockedBuf
+	var out testbackend.SyncBuffer
 	log := NewAccessLog(&out)
 	verdicts := []string{"Portico; fwd=uri-miss; stored", "Portico; hit", ""}
 	i := 0
@@ -27,7 +29,7 @@ func TestAccessLogCarriesTheCacheVerdict(t *testing.T) {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 	}
 	log.Close()
-	lines := strings.Split(strings.TrimSpace(out.b.String()), "\n")
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	for j, line := range lines {
 		var rec map[string]any
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/testbackend"
 )
 
 // TestAccessLogInjectionStaysOneValidJSONLine: whatever a client puts in a
@@ -34,7 +35,7 @@ func TestAccessLogInjectionStaysOneValidJSONLine(t *testing.T) {
 		{"U+2028", "a\u2028b\u2029"},
 	}
 	for _, tt := range nasty {
-		var out lockedBuf
+		var out testbackend.SyncBuffer
 		log := NewAccessLog(&out)
 		h := log.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Cache-Status", "x") // set by the cache, not the client
@@ -51,7 +52,7 @@ func TestAccessLogInjectionStaysOneValidJSONLine(t *testing.T) {
 		r.Header[RequestIDHeader] = []string{tt.v}
 		h.ServeHTTP(httptest.NewRecorder(), r)
 		log.Close()
-		b := out.b.Bytes()
+		b := []byte(out.String())
 		if bytes.Count(b, []byte("\n")) != 1 || !bytes.HasSuffix(b, []byte("\n")) {
 			t.Errorf("%s: want one line, got %q", tt.name, b)
 			continue
@@ -161,7 +162,7 @@ func TestRequestIDOneIDUpstreamResponseAndLog(t *testing.T) {
 		}},
 	}
 	for _, tt := range tests {
-		var out lockedBuf
+		var out testbackend.SyncBuffer
 		log := NewAccessLog(&out)
 		var upstream string
 		h := RequestID(NewRequestIDs(), log.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -172,7 +173,7 @@ func TestRequestIDOneIDUpstreamResponseAndLog(t *testing.T) {
 		h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
 		log.Close()
 		var rec map[string]any
-		if err := json.Unmarshal(out.b.Bytes(), &rec); err != nil {
+		if err := json.Unmarshal([]byte(out.String()), &rec); err != nil {
 			t.Fatal(err)
 		}
 		got := w.Result().Header[RequestIDHeader]

@@ -1,7 +1,6 @@
 package middleware
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,11 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/testbackend"
 )
 
 func TestRequestIDKeepsValidAndReplacesInvalid(t *testing.T) {
@@ -83,19 +82,8 @@ func TestHeadersRejectsControlCharacters(t *testing.T) {
 	}
 }
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
 func TestAccessLogWritesOneJSONLinePerRequest(t *testing.T) {
-	var out lockedBuf
+	var out testbackend.SyncBuffer
 	log := NewAccessLog(&out)
 	h := log.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(201)
@@ -105,9 +93,9 @@ func TestAccessLogWritesOneJSONLinePerRequest(t *testing.T) {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/x?y=1", nil))
 	}
 	log.Close()
-	lines := strings.Split(strings.TrimSpace(out.b.String()), "\n")
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 3 {
-		t.Fatalf("got %d lines, want 3:\n%s", len(lines), out.b.String())
+		t.Fatalf("got %d lines, want 3:\n%s", len(lines), out.String())
 	}
 	var rec map[string]any
 	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil {
@@ -119,15 +107,15 @@ func TestAccessLogWritesOneJSONLinePerRequest(t *testing.T) {
 }
 
 func TestAccessLogRecordsClientGoneAs499(t *testing.T) {
-	var out lockedBuf
+	var out testbackend.SyncBuffer
 	log := NewAccessLog(&out)
 	h := log.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the client went away before anything was written
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil).WithContext(ctx))
 	log.Close()
-	if !strings.Contains(out.b.String(), `"status":499`) {
-		t.Fatalf("got %s, want status 499", out.b.String())
+	if !strings.Contains(out.String(), `"status":499`) {
+		t.Fatalf("got %s, want status 499", out.String())
 	}
 }
 

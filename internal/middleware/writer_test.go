@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/testbackend"
 )
 
 // fullChain is what a request on a TLS listener passes through: request
@@ -94,7 +95,7 @@ func TestChainKeepsWriterFeaturesAndLogsSizes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out lockedBuf
+			var out testbackend.SyncBuffer
 			log := NewAccessLog(&out)
 			srv := httptest.NewTLSServer(fullChain(t, log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				tt.handler(t, w, r)
@@ -110,8 +111,8 @@ func TestChainKeepsWriterFeaturesAndLogsSizes(t *testing.T) {
 			srv.Close()
 			log.Close()
 			var rec map[string]any
-			if err := json.Unmarshal(out.b.Bytes(), &rec); err != nil {
-				t.Fatalf("%v: %q", err, out.b.Bytes())
+			if err := json.Unmarshal([]byte(out.String()), &rec); err != nil {
+				t.Fatalf("%v: %q", err, []byte(out.String()))
 			}
 			if rec["status"] != tt.status || rec["bytes"] != tt.bytes {
 				t.Errorf("logged status %v bytes %v, want %v %v", rec["status"], rec["bytes"], tt.status, tt.bytes)
@@ -128,7 +129,7 @@ func fmtType(v any) string { return strings.TrimSpace(strings.Split(typeName(v),
 // TestChainHijacks: a WebSocket-style hijack works through every wrapper
 // and is logged as 101.
 func TestChainHijacks(t *testing.T) {
-	var out lockedBuf
+	var out testbackend.SyncBuffer
 	log := NewAccessLog(&out)
 	srv := httptest.NewTLSServer(fullChain(t, log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, brw, err := http.NewResponseController(w).Hijack()
@@ -160,9 +161,7 @@ func TestChainHijacks(t *testing.T) {
 	// A hijacked handler is not waited for by Close: wait for its line.
 	var line string
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		out.mu.Lock()
-		line = out.b.String()
-		out.mu.Unlock()
+		line = out.String()
 		if line != "" {
 			break
 		}

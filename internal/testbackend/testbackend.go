@@ -5,7 +5,9 @@ package testbackend
 
 import (
 	"bufio"
+	"bytes"
 	"net"
+	"sync"
 	"testing"
 )
 
@@ -82,4 +84,23 @@ func TCPPair(tb testing.TB) (client, server *net.TCPConn) {
 	client, server = c.(*net.TCPConn), s.(*net.TCPConn)
 	tb.Cleanup(func() { client.Close(); server.Close() })
 	return client, server
+}
+
+// SyncBuffer is a log sink a test reads while the code under test writes
+// to it from other goroutines.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

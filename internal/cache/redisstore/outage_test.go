@@ -17,6 +17,7 @@ import (
 	"github.com/portico-proxy/portico/internal/cache/memstore"
 	"github.com/portico-proxy/portico/internal/cache/storetest"
 	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/testbackend"
 )
 
 // startServer starts a real redis-server the test can stop, start again
@@ -61,7 +62,7 @@ type front struct {
 	c       *cache.Cache
 	h       http.Handler
 	origin  atomic.Int64
-	logs    storetest.SyncBuffer
+	logs    testbackend.SyncBuffer
 	maxBody int
 }
 

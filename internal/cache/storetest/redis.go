@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"bufio"
-	"bytes"
 	"net"
 	"os"
 	"os/exec"
@@ -117,23 +116,4 @@ func ping(addr string) bool {
 	}
 	line, err := bufio.NewReader(c).ReadString('\n')
 	return err == nil && strings.HasPrefix(line, "+PONG")
-}
-
-// SyncBuffer is a log sink a test reads while the code under test writes
-// to it from other goroutines.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
