@@ -18,19 +18,35 @@ const maxRW = 1 << 30
 // as raw calls. See the package comment for why.
 type Conn struct {
 	*net.TCPConn
-	raw syscall.RawConn
+	rd, wr transfer
+}
 
-	rmu      sync.Mutex // one Read at a time uses rbuf, rn, rerr
-	rbuf     []byte
-	rn       int
-	rerr     error
-	readStep func(fd uintptr) bool
+// transfer is one direction's call in progress: Read or Write hands its
+// buffer to the raw callback through it, since a closure per call would
+// allocate. One call at a time per direction.
+type transfer struct {
+	mu    sync.Mutex
+	buf   []byte
+	n     int
+	errno syscall.Errno
+	wait  func(step func(fd uintptr) bool) error // the RawConn's Read or Write
+	step  func(fd uintptr) bool
+}
 
-	wmu       sync.Mutex // one Write at a time uses wbuf, wn, werr
-	wbuf      []byte
-	wn        int
-	werr      error
-	writeStep func(fd uintptr) bool
+// run moves p through step, waiting in the poller while step says so. It
+// returns how much moved and the failure: the system call's, or the
+// poller's (deadline, close).
+func (t *transfer) run(op string, p []byte) (int, error) {
+	t.mu.Lock()
+	t.buf, t.n, t.errno = p, 0, 0
+	err := t.wait(t.step)
+	n, errno := t.n, t.errno
+	t.buf = nil
+	t.mu.Unlock()
+	if errno != 0 {
+		return n, os.NewSyscallError(op, errno)
+	}
+	return n, err
 }
 
 // Wrap returns c as a *Conn when it is a TCP connection, else c itself.
@@ -43,9 +59,9 @@ func Wrap(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	rc := &Conn{TCPConn: tc, raw: raw}
-	rc.readStep = rc.readOnce
-	rc.writeStep = rc.writeSome
+	rc := &Conn{TCPConn: tc}
+	rc.rd.wait, rc.rd.step = raw.Read, rc.readOnce
+	rc.wr.wait, rc.wr.step = raw.Write, rc.writeSome
 	return rc
 }
 
@@ -88,20 +104,10 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if len(p) > maxRW {
-		p = p[:maxRW]
-	}
-	c.rmu.Lock()
-	c.rbuf, c.rn, c.rerr = p, 0, nil
-	err := c.raw.Read(c.readStep)
-	n, serr := c.rn, c.rerr
-	c.rbuf = nil
-	c.rmu.Unlock()
+	n, err := c.rd.run("read", p[:min(len(p), maxRW)])
 	switch {
 	case err != nil:
-		return 0, c.opError("read", err)
-	case serr != nil:
-		return n, c.opError("read", os.NewSyscallError("read", serr))
+		return n, c.opError("read", err)
 	case n == 0:
 		return 0, io.EOF
 	}
@@ -109,18 +115,19 @@ func (c *Conn) Read(p []byte) (int, error) {
 }
 
 func (c *Conn) readOnce(fd uintptr) bool {
+	t := &c.rd
 	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&c.rbuf[0])), uintptr(len(c.rbuf)))
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&t.buf[0])), uintptr(len(t.buf)))
 		switch e {
 		case 0:
-			c.rn = int(n)
+			t.n = int(n)
 			return true
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
 			return false
 		}
-		c.rerr = e
+		t.errno = e
 		return true
 	}
 }
@@ -131,36 +138,27 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	c.wmu.Lock()
-	c.wbuf, c.wn, c.werr = p, 0, nil
-	err := c.raw.Write(c.writeStep)
-	n, serr := c.wn, c.werr
-	c.wbuf = nil
-	c.wmu.Unlock()
-	switch {
-	case serr != nil:
-		return n, c.opError("write", os.NewSyscallError("write", serr))
-	case err != nil:
+	n, err := c.wr.run("write", p)
+	if err != nil {
 		return n, c.opError("write", err)
 	}
 	return n, nil
 }
 
 func (c *Conn) writeSome(fd uintptr) bool {
-	for c.wn < len(c.wbuf) {
-		chunk := c.wbuf[c.wn:]
-		if len(chunk) > maxRW {
-			chunk = chunk[:maxRW]
-		}
+	t := &c.wr
+	for t.n < len(t.buf) {
+		chunk := t.buf[t.n:]
+		chunk = chunk[:min(len(chunk), maxRW)]
 		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&chunk[0])), uintptr(len(chunk)))
 		switch e {
 		case 0:
-			c.wn += int(n)
+			t.n += int(n)
 		case syscall.EINTR:
 		case syscall.EAGAIN:
 			return false
 		default:
-			c.werr = e
+			t.errno = e
 			return true
 		}
 	}
