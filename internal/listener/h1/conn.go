@@ -78,33 +78,16 @@ func newConn(s *Server, rwc net.Conn) *conn {
 		c.tlsState = &st
 	}
 	c.rf, _ = rwc.(io.ReaderFrom)
-	c.raw = rawConn(rwc)
-	if c.tlsState == nil {
-		c.tcp = rawsock.TCP(rwc)
+	if tcp := rawsock.TCP(rwc); tcp != nil {
+		c.raw, _ = tcp.SyscallConn()
+		if c.tlsState == nil {
+			c.tcp = tcp
+		}
 	}
 	c.cr.c, c.cw.c = c, c
 	c.cw.idle = max(s.o.WriteIdleTimeout, 0)
 	c.cw.lastPush = pushNeeded
 	return c
-}
-
-// rawConn finds the syscall.RawConn under c, through Unwrap methods.
-func rawConn(c net.Conn) syscall.RawConn {
-	for range 4 {
-		if sc, ok := c.(syscall.Conn); ok {
-			raw, err := sc.SyscallConn()
-			if err != nil {
-				return nil
-			}
-			return raw
-		}
-		u, ok := c.(interface{ Unwrap() net.Conn })
-		if !ok {
-			return nil
-		}
-		c = u.Unwrap()
-	}
-	return nil
 }
 
 func (c *conn) serve() {
