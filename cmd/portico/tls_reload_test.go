@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/testbackend"
 )
 
 func tlsConfigYAML(cert, key, backend string) string {
@@ -62,8 +63,7 @@ func TestReloadAppliesNewCertificateFiles(t *testing.T) {
 func TestReloadWithBrokenCertificateKeepsServingTheOldOne(t *testing.T) {
 	backend := namedBackend(t, "a")
 	cert, key, roots := selfSigned(t)
-	var buf bytes.Buffer
-	log := &syncWriter{w: &buf}
+	log := &testbackend.SyncBuffer{}
 	path := filepath.Join(t.TempDir(), "portico.yaml")
 	os.WriteFile(path, []byte(tlsConfigYAML(cert, key, backend.URL)), 0o644)
 	cfg, err := config.Load(path)
@@ -80,9 +80,7 @@ func TestReloadWithBrokenCertificateKeepsServingTheOldOne(t *testing.T) {
 	if err := inst.reload(); err != nil {
 		t.Fatalf("a broken certificate file must not fail the whole reload: %v", err)
 	}
-	log.mu.Lock()
-	logged := buf.String()
-	log.mu.Unlock()
+	logged := log.String()
 	if !strings.Contains(logged, "certificate kept") {
 		t.Errorf("the broken file is not reported:\n%s", logged)
 	}
