@@ -225,8 +225,9 @@ func (c *conn) serveOne() outcome {
 	if c.ph.preface {
 		return c.reject(http.StatusHTTPVersionNotSupported, reasonUnsupportedVers)
 	}
-	ex := new(exchange)
+	ex := getExchange()
 	if status, reason = c.buildRequest(ex, &c.ph); status != 0 {
+		putExchange(ex)
 		return c.reject(status, reason)
 	}
 	return c.run(ex)
@@ -294,7 +295,7 @@ func (c *conn) run(ex *exchange) outcome {
 		c.cr.body, c.cr.lastPush = true, pushNeeded
 	}
 	w.init(c, r, b, &c.ph)
-	c.bgStart(&ex.ctx)
+	c.bgStart(ex.ctx)
 	if b == nil {
 		c.bgArm()
 	}
@@ -317,6 +318,10 @@ func (c *conn) run(ex *exchange) outcome {
 		if !b.finish() && alive {
 			out = lingerClose // unread body bytes must not turn the close into a reset
 		}
+	} else {
+		// No body that a goroutine the handler started could still read,
+		// no panic, no hijack: nothing else uses ex now.
+		putExchange(ex)
 	}
 	c.clearExternalDeadlines()
 	return out

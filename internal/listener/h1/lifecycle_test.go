@@ -292,3 +292,51 @@ func TestServeConn(t *testing.T) {
 	}
 	<-done
 }
+
+// Exchanges are pooled: a request on a connection must not see anything
+// of the one before (its URL parts, header fields, response fields), and
+// what a handler keeps past its return (the context, a clone of the
+// request) must keep describing its own request.
+func TestNextRequestSeesNothingOfTheLast(t *testing.T) {
+	type kept struct {
+		ctx   context.Context
+		clone *http.Request
+	}
+	keep := make(chan kept, 3)
+	addr, _ := startH1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/first" {
+			w.Header().Set("X-First", "yes")
+		}
+		fmt.Fprintf(w, "host=%q scheme=%q query=%q fields=%d one=%q", r.URL.Host, r.URL.Scheme, r.URL.RawQuery, len(r.Header), r.Header.Get("X-One"))
+		keep <- kept{r.Context(), r.Clone(context.WithoutCancel(r.Context()))}
+	}), Options{})
+	raw := "GET http://example.com/first?q=1 HTTP/1.1\r\nHost: example.com\r\nX-One: 1\r\nX-Two: 2\r\n\r\n" +
+		"GET /second HTTP/1.1\r\nHost: a\r\n\r\n" +
+		"GET /third HTTP/1.1\r\nHost: a\r\nX-One: 3\r\n\r\n"
+	rs, _, _ := roundTrip(t, addr, raw, "GET", "GET", "GET")
+	want := []string{
+		`host="example.com" scheme="http" query="q=1" fields=2 one="1"`,
+		`host="" scheme="" query="" fields=0 one=""`,
+		`host="" scheme="" query="" fields=1 one="3"`,
+	}
+	for i, r := range rs {
+		if r.body != want[i] {
+			t.Errorf("request %d saw %s, want %s", i+1, r.body, want[i])
+		}
+		if got := r.header.Get("X-First"); (i == 0) != (got == "yes") {
+			t.Errorf("response %d: X-First %q", i+1, got)
+		}
+	}
+	first := <-keep
+	<-keep
+	<-keep
+	if first.ctx.Err() != context.Canceled {
+		t.Errorf("the first request's context: %v, want canceled", first.ctx.Err())
+	}
+	if got := first.clone.Header.Get("X-One"); got != "1" || first.clone.URL.Path != "/first" || first.clone.Host != "example.com" {
+		t.Errorf("the first request's clone changed: X-One %q, path %q, host %q", got, first.clone.URL.Path, first.clone.Host)
+	}
+	if first.clone.Context().Value(http.LocalAddrContextKey) == nil {
+		t.Error("the clone's context lost its values")
+	}
+}

@@ -4,23 +4,56 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/portico-proxy/portico/internal/listener/httpreq"
 )
 
 // exchange is everything one request needs, in one allocation: the
-// *http.Request handed to the handler, its URL, its context, the response
-// writer and the body reader. Nothing in it is reused for another request,
-// so a handler that keeps a reference (wrongly or not) sees stale state,
-// never another request's.
+// *http.Request handed to the handler, its URL, the response writer and
+// the body reader. Exchanges are pooled, with their two header maps
+// cleared, but one goes back only when nothing can still be using it: the
+// request had no body, the handler returned, the connection was not
+// hijacked (see run). What can outlive a handler, a cache's background
+// refresh or a transport's stream, holds a clone of the request and its
+// context; the context is therefore allocated per request and never
+// reused, so a goroutine that keeps it sees this request cancelled, never
+// another request's state.
 type exchange struct {
-	req  http.Request
-	url  url.URL
-	ctx  httpreq.Context
-	w    response
-	body body
-	te   [1]string
-	vals [8]string // backing array of the header values when they fit
+	req    http.Request
+	url    url.URL
+	ctx    *httpreq.Context
+	w      response
+	body   body
+	header http.Header // the request's map; r.Header may be replaced by a handler
+	te     [1]string
+	vals   [8]string // backing array of the header values when they fit
+}
+
+// maxKeptFields bounds the header maps an exchange keeps for the next
+// request: clear keeps a map's capacity, and ranging over a map costs its
+// capacity, not its length.
+const maxKeptFields = 16
+
+var exchanges = sync.Pool{New: func() any { return new(exchange) }}
+
+func getExchange() *exchange { return exchanges.Get().(*exchange) }
+
+// putExchange gives ex back for another request; the caller must know
+// that nothing else uses it any more.
+func putExchange(ex *exchange) {
+	reqHeader, respHeader := keptMap(ex.header), keptMap(ex.w.header)
+	*ex = exchange{header: reqHeader}
+	ex.w.header = respHeader
+	exchanges.Put(ex)
+}
+
+func keptMap(h http.Header) http.Header {
+	if len(h) > maxKeptFields {
+		return nil
+	}
+	clear(h)
+	return h
 }
 
 // buildRequest fills ex.req from the parsed head. It returns a status and
@@ -38,7 +71,8 @@ func (c *conn) buildRequest(ex *exchange, ph *parsedHead) (int, string) {
 	if ex.url.Host != "" {
 		r.Host = ex.url.Host
 	}
-	r.Header = buildHeader(ph, ex.vals[:])
+	ex.header = buildHeader(ex.header, ph, ex.vals[:])
+	r.Header = ex.header
 	r.RemoteAddr = c.remoteAddr
 	r.TLS = c.tlsState
 	r.Close = ph.connClose || ph.minor == 0 && !ph.keepAlive
@@ -55,10 +89,11 @@ func (c *conn) buildRequest(ex *exchange, ph *parsedHead) (int, string) {
 	default:
 		r.Body = http.NoBody
 	}
+	ex.ctx = new(httpreq.Context)
 	ex.ctx.SetParent(c.baseCtx)
 	// WithContext is inlined and its copy does not escape: no allocation
 	// (TestBuildRequestAllocs guards this).
-	*r = *r.WithContext(&ex.ctx)
+	*r = *r.WithContext(ex.ctx)
 	return 0, ""
 }
 
@@ -72,11 +107,14 @@ func protoString(ph *parsedHead) string {
 	return ph.proto
 }
 
-// buildHeader makes the request's header map; values share vals when
-// they fit, else one allocated backing array.
-func buildHeader(ph *parsedHead, vals []string) http.Header {
+// buildHeader fills the request's header map, h (empty) or a new one when
+// h is nil; values share vals when they fit, else one allocated backing
+// array.
+func buildHeader(h http.Header, ph *parsedHead, vals []string) http.Header {
 	n := len(ph.fields)
-	h := make(http.Header, n)
+	if h == nil {
+		h = make(http.Header, n)
+	}
 	if n > len(vals) {
 		vals = make([]string, n)
 	}
