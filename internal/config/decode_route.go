@@ -17,6 +17,7 @@ func (r *Route) decode(d *decoder, n ast.Node, path string) {
 		{"strip_prefix", func(n ast.Node, p string) { r.StripPrefix = d.str(n, p) }},
 		{"add_prefix", func(n ast.Node, p string) { r.AddPrefix = d.str(n, p) }},
 		{"host_header", func(n ast.Node, p string) { r.HostHeader = d.str(n, p) }},
+		{"forwarded_headers", func(n ast.Node, p string) { r.ForwardedHeaders = d.str(n, p) }},
 		{"headers", func(n ast.Node, p string) { r.Headers = new(Headers); r.Headers.decode(d, n, p) }},
 		{"hsts", func(n ast.Node, p string) { r.HSTS = decodeHSTS(d, n, p) }},
 		{"rate_limit", func(n ast.Node, p string) { r.RateLimit = d.unsupported(n, p) }},

@@ -47,7 +47,7 @@ var schemaKeys = []string{
 	"routes[].redirect", "routes[].redirect.to", "routes[].redirect.status",
 	"routes[].respond", "routes[].respond.status", "routes[].respond.headers",
 	"routes[].respond.body", "routes[].static", "routes[].aggregate",
-	"routes[].strip_prefix", "routes[].add_prefix", "routes[].host_header",
+	"routes[].strip_prefix", "routes[].add_prefix", "routes[].host_header", "routes[].forwarded_headers",
 	"routes[].headers", "routes[].headers.request", "routes[].headers.request.set",
 	"routes[].headers.request.add", "routes[].headers.request.remove",
 	"routes[].headers.response", "routes[].headers.response.set",

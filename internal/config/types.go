@@ -166,6 +166,10 @@ type Route struct {
 	// Host (default), "upstream" uses the backend's host:port, anything else
 	// is sent literally.
 	HostHeader string
+	// ForwardedHeaders picks the forwarding headers sent upstream: "both"
+	// (default: X-Forwarded-For/Proto/Host and Forwarded), "x-forwarded",
+	// "forwarded" or "none".
+	ForwardedHeaders string
 
 	Headers *Headers
 	HSTS    *HSTS // Strict-Transport-Security on TLS responses; nil: off

@@ -127,19 +127,28 @@ func (v *validator) urlPath(path, p string) {
 	}
 }
 
+// ForwardedHeaderSets are the values of routes[].forwarded_headers.
+var ForwardedHeaderSets = []string{"both", "x-forwarded", "forwarded", "none"}
+
 // proxy resolves the proxy terminal and checks the options that only
 // make sense with it.
 func (v *validator) proxy(path string, i int, r *Route) {
 	r.ProxyUpstream = nil
 	for _, opt := range []struct{ key, val string }{
 		{"strip_prefix", r.StripPrefix}, {"add_prefix", r.AddPrefix}, {"host_header", r.HostHeader},
+		{"forwarded_headers", r.ForwardedHeaders},
 	} {
 		if opt.val == "" {
 			continue
 		}
-		if r.Proxy == "" && !v.has(path+".proxy") {
+		switch {
+		case r.Proxy == "" && !v.has(path+".proxy"):
 			v.errorf(path+"."+opt.key, "only applies to proxy routes")
-		} else if opt.key != "host_header" {
+		case opt.key == "forwarded_headers":
+			if !slices.Contains(ForwardedHeaderSets, opt.val) {
+				v.errorf(path+"."+opt.key, "%s", notYetOr("forwarded_headers", opt.val, nil, ForwardedHeaderSets))
+			}
+		case opt.key != "host_header":
 			v.urlPath(path+"."+opt.key, opt.val)
 		}
 	}

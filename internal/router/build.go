@@ -134,6 +134,13 @@ func ruleOf(r *config.Route, h http.Handler) Rule {
 	return rule
 }
 
+// forwardedHeaders maps routes[].forwarded_headers (checked by Validate)
+// to the proxy's setting; "" is the default, both kinds.
+var forwardedHeaders = map[string]upstream.ForwardedHeaders{
+	"": upstream.ForwardBoth, "both": upstream.ForwardBoth, "x-forwarded": upstream.ForwardXForwarded,
+	"forwarded": upstream.ForwardRFC7239, "none": upstream.ForwardNone,
+}
+
 func (g *Generation) buildRoute(r *config.Route, pools map[string]*upstream.Pool, trust *upstream.Trust, drains *upstream.DrainSet) (http.Handler, error) {
 	var terminal http.Handler
 	switch {
@@ -150,7 +157,8 @@ func (g *Generation) buildRoute(r *config.Route, pools map[string]*upstream.Pool
 		if pool == nil {
 			return nil, fmt.Errorf("proxy: undefined upstream %q", r.Proxy)
 		}
-		terminal = &upstream.Proxy{Pool: pool, StripPrefix: r.StripPrefix, AddPrefix: r.AddPrefix, HostHeader: r.HostHeader, Trust: trust}
+		terminal = &upstream.Proxy{Pool: pool, StripPrefix: r.StripPrefix, AddPrefix: r.AddPrefix,
+			HostHeader: r.HostHeader, Trust: trust, Forwarded: forwardedHeaders[r.ForwardedHeaders]}
 	case r.Redirect != nil:
 		terminal = newRedirect(r.Redirect)
 	case r.Respond != nil:

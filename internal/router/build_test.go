@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/upstream"
 )
 
 func buildFrom(t *testing.T, yaml string) *Generation {
@@ -188,5 +189,18 @@ routes:
 				t.Errorf("%s: got %d %q, want %q", tt.target, w.Code, got, tt.want)
 			}
 		})
+	}
+}
+
+// Every value Validate accepts maps to a setting; a value missing here
+// would silently send both kinds.
+func TestEveryForwardedHeadersValueMaps(t *testing.T) {
+	for _, v := range config.ForwardedHeaderSets {
+		if _, ok := forwardedHeaders[v]; !ok {
+			t.Errorf("forwarded_headers %q has no setting", v)
+		}
+	}
+	if forwardedHeaders["none"] != upstream.ForwardNone || forwardedHeaders[""] != upstream.ForwardBoth {
+		t.Error("none or the default maps wrongly")
 	}
 }

@@ -36,7 +36,7 @@ func (p *Proxy) serveExtendedConnect(w http.ResponseWriter, r *http.Request, pro
 		_, _ = rand.Read(key[:])
 		r.Header.Set("Sec-Websocket-Key", base64.StdEncoding.EncodeToString(key[:]))
 	}
-	fwd := forwardingFor(r, p.Trust)
+	fwd := p.forwardingFor(r)
 	h := requestHead{method: http.MethodGet, uri: b.basePath + p.outgoingURI(r), host: p.hostFor(r, b),
 		fwd: &fwd, framing: bodyNone, upgrade: proto}
 	writeRequestHead(c.bw, r, &h)

@@ -76,6 +76,20 @@ func peerIP(remoteAddr string) netip.Addr {
 	return ip.Unmap()
 }
 
+// ForwardedHeaders says which forwarding headers a route sends upstream.
+// The zero value sends both kinds.
+type ForwardedHeaders uint8
+
+const (
+	ForwardBoth       ForwardedHeaders = iota // X-Forwarded-For/Proto/Host and Forwarded
+	ForwardXForwarded                         // X-Forwarded-For/Proto/Host only
+	ForwardRFC7239                            // Forwarded only
+	ForwardNone                               // none: the backend does not use them
+)
+
+func (f ForwardedHeaders) xForwarded() bool { return f == ForwardBoth || f == ForwardXForwarded }
+func (f ForwardedHeaders) rfc7239() bool    { return f == ForwardBoth || f == ForwardRFC7239 }
+
 // forwarded holds the values Portico sends upstream for one request. The
 // common case (an untrusted peer) is built from substrings of the request
 // and costs no allocation.
@@ -86,18 +100,24 @@ type forwarded struct {
 	node  string // the client for Forwarded: an IPv4 address or a quoted "[v6]"
 	// prior is the incoming Forwarded value kept from a trusted peer.
 	prior string
+	send  ForwardedHeaders
 }
 
-// forwardingFor computes X-Forwarded-For/Proto/Host and Forwarded. From an
-// untrusted peer the incoming values are replaced; from a trusted one the
-// peer is appended to the chain and Proto/Host are kept.
-func forwardingFor(r *http.Request, trust *Trust) forwarded {
+// forwardingFor computes X-Forwarded-For/Proto/Host and Forwarded, the
+// ones p sends. From an untrusted peer the incoming values are replaced;
+// from a trusted one the peer is appended to the chain and Proto/Host are
+// kept. Incoming copies are dropped in any case (isForwardingHeader).
+func (p *Proxy) forwardingFor(r *http.Request) forwarded {
+	if p.Forwarded == ForwardNone {
+		return forwarded{send: ForwardNone}
+	}
+	trust := p.Trust
 	ipText := hostOf(r.RemoteAddr)
 	proto := "http"
 	if r.TLS != nil {
 		proto = "https"
 	}
-	f := forwarded{xff: ipText, proto: proto, host: r.Host, node: ipText}
+	f := forwarded{xff: ipText, proto: proto, host: r.Host, node: ipText, send: p.Forwarded}
 	if strings.IndexByte(ipText, ':') >= 0 {
 		f.node = `"[` + ipText + `]"`
 	}

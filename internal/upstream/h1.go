@@ -93,12 +93,16 @@ func writeRequestHead(bw *bufio.Writer, r *http.Request, h *requestHead) {
 	if te := r.Header["Te"]; len(te) > 0 && hasToken(te, "trailers") {
 		writeField(bw, "Te", "trailers")
 	}
-	writeField(bw, "X-Forwarded-For", h.fwd.xff)
-	writeField(bw, "X-Forwarded-Proto", h.fwd.proto)
-	writeField(bw, "X-Forwarded-Host", h.fwd.host)
-	bw.WriteString("Forwarded: ")
-	h.fwd.writeRFC7239(bw)
-	bw.WriteString("\r\n")
+	if h.fwd.send.xForwarded() {
+		writeField(bw, "X-Forwarded-For", h.fwd.xff)
+		writeField(bw, "X-Forwarded-Proto", h.fwd.proto)
+		writeField(bw, "X-Forwarded-Host", h.fwd.host)
+	}
+	if h.fwd.send.rfc7239() {
+		bw.WriteString("Forwarded: ")
+		h.fwd.writeRFC7239(bw)
+		bw.WriteString("\r\n")
+	}
 	switch h.framing {
 	case bodyZero:
 		bw.WriteString("Content-Length: 0\r\n")

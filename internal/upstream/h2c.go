@@ -81,11 +81,15 @@ func (p *Proxy) h2Request(r *http.Request, b *Backend) (*http.Request, error) {
 		out.Body = nil
 	}
 	cleanRequestHeaders(out.Header)
-	fwd := forwardingFor(r, p.Trust)
-	out.Header["X-Forwarded-For"] = []string{fwd.xff}
-	out.Header["X-Forwarded-Proto"] = []string{fwd.proto}
-	out.Header["X-Forwarded-Host"] = []string{fwd.host}
-	out.Header["Forwarded"] = []string{fwd.rfc7239()}
+	fwd := p.forwardingFor(r)
+	if fwd.send.xForwarded() {
+		out.Header["X-Forwarded-For"] = []string{fwd.xff}
+		out.Header["X-Forwarded-Proto"] = []string{fwd.proto}
+		out.Header["X-Forwarded-Host"] = []string{fwd.host}
+	}
+	if fwd.send.rfc7239() {
+		out.Header["Forwarded"] = []string{fwd.rfc7239()}
+	}
 	return out, nil
 }
 

@@ -28,6 +28,8 @@ type Proxy struct {
 	// "upstream" uses the backend's host:port, anything else is literal.
 	HostHeader string
 	Trust      *Trust
+	// Forwarded picks the forwarding headers sent; default both kinds.
+	Forwarded ForwardedHeaders
 }
 
 // aLongTimeAgo is a deadline that makes blocked I/O return at once.

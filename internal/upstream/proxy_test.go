@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -377,7 +378,7 @@ func TestForwardedHeaderValues(t *testing.T) {
 		if tt.trusted {
 			trust = NewTrust([]netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")})
 		}
-		f := forwardingFor(r, trust)
+		f := (&Proxy{Trust: trust}).forwardingFor(r)
 		if got := f.rfc7239(); got != tt.want {
 			t.Errorf("remote %s host %s: got %q, want %q", tt.remote, tt.host, got, tt.want)
 		}
@@ -517,4 +518,59 @@ func TestActiveHealthChecksSteerAroundDownBackends(t *testing.T) {
 	}
 	healthy.Store(true)
 	waitFor("flaky back up", func() bool { return !pool.set.Load().all[0].down.Load() })
+}
+
+// forwarded_headers picks what goes upstream, over HTTP/1.1 and h2c
+// alike; a client's own copies never get through.
+func TestForwardedHeadersSetting(t *testing.T) {
+	tests := []struct {
+		setting ForwardedHeaders
+		want    []string
+	}{
+		{ForwardBoth, []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}},
+		{ForwardXForwarded, []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}},
+		{ForwardRFC7239, []string{"Forwarded"}},
+		{ForwardNone, nil},
+	}
+	for _, protocol := range []string{"http1", "h2c"} {
+		for _, tt := range tests {
+			got := make(chan []string, 1)
+			backend := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var seen []string
+				for _, k := range forwardingHeaders {
+					if vv := r.Header[k]; len(vv) > 0 {
+						seen = append(seen, k)
+						if strings.Contains(strings.Join(vv, ","), "203.0.113.9") {
+							seen = append(seen, "the client's "+k)
+						}
+					}
+				}
+				slices.Sort(seen)
+				got <- seen
+			}))
+			if protocol == "h2c" {
+				backend.Config.Protocols = new(http.Protocols)
+				backend.Config.Protocols.SetUnencryptedHTTP2(true)
+			}
+			backend.Start()
+			pool, err := NewPool("test", PoolOptions{Backends: []BackendOptions{{URL: backend.URL}}, H2C: protocol == "h2c"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			front := newTestProxy(t, &Proxy{Pool: pool, Forwarded: tt.setting})
+			req, _ := http.NewRequest("GET", front.URL, nil)
+			req.Header.Set("X-Forwarded-For", "203.0.113.9")
+			req.Header.Set("Forwarded", "for=203.0.113.9")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if g := <-got; !slices.Equal(g, tt.want) {
+				t.Errorf("%s, setting %d: backend saw %q, want %q", protocol, tt.setting, g, tt.want)
+			}
+			pool.Close()
+			backend.Close()
+		}
+	}
 }
