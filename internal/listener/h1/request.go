@@ -9,9 +9,9 @@ import (
 	"github.com/portico-proxy/portico/internal/listener/httpreq"
 )
 
-// exchange is everything one request needs, in one allocation: the
-// *http.Request handed to the handler, its URL, the response writer and
-// the body reader. Exchanges are pooled, with their two header maps
+// exchange is everything one request needs but its context, in one
+// object: the *http.Request handed to the handler, its URL, the response
+// writer and the body reader. Exchanges are pooled, with their two header maps
 // cleared, but one goes back only when nothing can still be using it: the
 // request had no body, the handler returned, the connection was not
 // hijacked (see run). What can outlive a handler, a cache's background

@@ -17,8 +17,9 @@ import (
 )
 
 // Context is a request's context: cancelled when the handler returns or
-// the client goes away. It lives inside the exchange (no allocation); Done
-// makes its channel on first use. Contexts derived from it register
+// the client goes away. It is one small allocation and starts no
+// goroutine; Done makes its channel on first use. It is never reused for
+// another request, since goroutines that outlive the handler may keep it. Contexts derived from it register
 // through AfterFunc, which the context package uses for parents that are
 // not its own types, so no goroutine is started for them.
 type Context struct {
