@@ -31,6 +31,10 @@ if [ -n "$unformatted" ]; then
 fi
 echo "== go vet"
 go vet ./...
+# The binary is built for macOS and Windows too: the platform-specific
+# files (raw sockets, signals, CPU time) must keep both compiling.
+GOOS=darwin go vet ./...
+GOOS=windows go vet ./...
 echo "== go test -race"
 # The real servers above are installed, so no test may skip for want of one.
 export PORTICO_REQUIRE_REAL=1

@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/portico-proxy/portico/internal/config"
 	"github.com/portico-proxy/portico/internal/listener/h1/h1test"
+	"github.com/portico-proxy/portico/internal/testbackend"
 )
 
 // BenchmarkStaticFile: keep-alive GETs of one file over loopback through
@@ -51,7 +51,7 @@ func BenchmarkStaticFile(b *testing.B) {
 				br := bufio.NewReaderSize(c, 64<<10)
 				b.SetBytes(int64(n))
 				b.ReportAllocs()
-				cpu0 := processCPU()
+				cpu0 := testbackend.ProcessCPU()
 				for b.Loop() {
 					if _, err := c.Write(req); err != nil {
 						b.Fatal(err)
@@ -62,18 +62,10 @@ func BenchmarkStaticFile(b *testing.B) {
 				}
 				// CPU time of the whole process (server and client) per
 				// request: steadier than wall time on a shared machine.
-				b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(float64(testbackend.ProcessCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 			})
 		}
 	}
-}
-
-func processCPU() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // readResponse reads one 200 response with a Content-Length and returns

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portico-proxy/portico/internal/testbackend"
 )
 
 var kib = bytes.Repeat([]byte("x"), 1024)
@@ -44,7 +46,7 @@ func BenchmarkServeGET(b *testing.B) {
 				br := bufio.NewReaderSize(c, 16<<10)
 				b.ReportAllocs()
 				b.SetBytes(int64(len(kib)))
-				cpu0 := processCPU()
+				cpu0 := testbackend.ProcessCPU()
 				for b.Loop() {
 					if _, err := c.Write(req); err != nil {
 						b.Fatal(err)
@@ -53,7 +55,7 @@ func BenchmarkServeGET(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(float64(testbackend.ProcessCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 			})
 		}
 	}
@@ -111,8 +113,8 @@ func BenchmarkServeGETParallel(b *testing.B) {
 			addr := start(b, kind, benchHandlers[1].h)
 			b.ReportAllocs()
 			b.SetParallelism(4)
-			cpu0 := processCPU()
-			defer func() { b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op") }()
+			cpu0 := testbackend.ProcessCPU()
+			defer func() { b.ReportMetric(float64(testbackend.ProcessCPU()-cpu0)/float64(b.N), "cpu-ns/op") }()
 			b.RunParallel(func(pb *testing.PB) {
 				c, err := net.DialTimeout("tcp", addr, time.Second)
 				if err != nil {
@@ -155,7 +157,7 @@ func BenchmarkServeGETPipe(b *testing.B) {
 			req := []byte(sixHeaders)
 			br := bufio.NewReaderSize(cli, 16<<10)
 			b.ReportAllocs()
-			cpu0 := processCPU()
+			cpu0 := testbackend.ProcessCPU()
 			for b.Loop() {
 				if _, err := cli.Write(req); err != nil {
 					b.Fatal(err)
@@ -164,7 +166,7 @@ func BenchmarkServeGETPipe(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(testbackend.ProcessCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

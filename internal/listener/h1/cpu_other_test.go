@@ -1,6 +1,0 @@
-//go:build !unix
-
-package h1
-
-// processCPU is not measured here.
-func processCPU() int64 { return 0 }
