@@ -36,9 +36,8 @@ func (p *Proxy) serveExtendedConnect(w http.ResponseWriter, r *http.Request, pro
 		_, _ = rand.Read(key[:])
 		r.Header.Set("Sec-Websocket-Key", base64.StdEncoding.EncodeToString(key[:]))
 	}
-	fwd := p.forwardingFor(r)
 	h := requestHead{method: http.MethodGet, uri: b.basePath + p.outgoingURI(r), host: p.hostFor(r, b),
-		fwd: &fwd, framing: bodyNone, upgrade: proto}
+		fwd: p.forwardingFor(r), framing: bodyNone, upgrade: proto}
 	writeRequestHead(c.bw, r, &h)
 	if err := c.bw.Flush(); err != nil {
 		WriteError(w, p.classify(ctx, b, err, false), false)

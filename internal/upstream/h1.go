@@ -47,7 +47,7 @@ type requestHead struct {
 	method    string // "" means r.Method
 	uri       string
 	host      string
-	fwd       *forwarded
+	fwd       forwarded
 	framing   bodyFraming
 	upgrade   string // Upgrade value to send, "" for none
 	expect100 bool

@@ -21,8 +21,7 @@ func (p *Proxy) serveH1(w http.ResponseWriter, r *http.Request) {
 	pool.budget.request()
 
 	upgrade := upgradeOf(r)
-	fwd := p.forwardingFor(r)
-	h := requestHead{fwd: &fwd, framing: framingOf(r), upgrade: upgrade}
+	h := requestHead{fwd: p.forwardingFor(r), framing: framingOf(r), upgrade: upgrade}
 	if h.framing == bodyLength || h.framing == bodyChunked {
 		h.expect100 = hasToken(r.Header["Expect"], "100-continue")
 	}
