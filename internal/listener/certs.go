@@ -46,10 +46,13 @@ type fileCert struct {
 }
 
 // fileStamp is what a poll compares: a rewritten or replaced file changes
-// its modification time or its size.
+// its modification time or its size, and a file renamed into place (as
+// certificate tools do) is another file. The file's identity counts
+// because a timestamp is only as fine as the kernel's clock tick: a new
+// key of the same size written within the tick of the old one would
+// otherwise look unchanged.
 type fileStamp struct {
-	certMod, keyMod   time.Time
-	certSize, keySize int64
+	cert, key os.FileInfo // nil when the file could not be read
 }
 
 func stampOf(p config.CertPair) (fileStamp, error) {
@@ -61,7 +64,18 @@ func stampOf(p config.CertPair) (fileStamp, error) {
 	if err != nil {
 		return fileStamp{}, err
 	}
-	return fileStamp{certMod: ci.ModTime(), keyMod: ki.ModTime(), certSize: ci.Size(), keySize: ki.Size()}, nil
+	return fileStamp{cert: ci, key: ki}, nil
+}
+
+func (a fileStamp) same(b fileStamp) bool {
+	return sameFileState(a.cert, b.cert) && sameFileState(a.key, b.key)
+}
+
+func sameFileState(a, b os.FileInfo) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return os.SameFile(a, b) && a.ModTime().Equal(b.ModTime()) && a.Size() == b.Size()
 }
 
 // sniTable is an immutable index of certificates by name, rebuilt on every
@@ -173,7 +187,7 @@ func (s *CertStore) Reload(pairs []config.CertPair) error {
 	for _, p := range pairs {
 		prev := old[keyOf(p)]
 		if prev != nil {
-			if st, err := stampOf(p); err == nil && st == prev.stamp {
+			if st, err := stampOf(p); err == nil && st.same(prev.stamp) {
 				next = append(next, prev)
 				continue
 			}
@@ -226,7 +240,7 @@ func (s *CertStore) Check() error {
 	for i, fc := range s.files {
 		pairs[i] = fc.pair
 		st, _ := stampOf(fc.pair) // a missing file is a change too
-		if st != fc.stamp && (fc.failed == nil || st != *fc.failed) {
+		if !st.same(fc.stamp) && (fc.failed == nil || !st.same(*fc.failed)) {
 			changed = true
 		}
 	}
