@@ -6,9 +6,13 @@ import (
 	"crypto/x509"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,4 +103,36 @@ func handshake(t testing.TB, addr string, conf *tls.Config) (*x509.Certificate, 
 	}
 	defer c.Close()
 	return c.ConnectionState().PeerCertificates[0], nil
+}
+
+// freePort returns a loopback port that was free a moment ago, for servers
+// that must be told their port before they start (pebble, the openssl
+// responder). It is taken below the kernel's ephemeral range: a port
+// from :0 could become the local end of another test's outgoing
+// connection before the server binds it.
+func freePort(t *testing.T) int {
+	t.Helper()
+	low := ephemeralLow()
+	for range 100 {
+		port := 10000 + rand.IntN(low-10000)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port below the ephemeral range")
+	return 0
+}
+
+// ephemeralLow is the first port the kernel hands out for :0 and for
+// outgoing connections.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if f := strings.Fields(string(b)); err == nil && len(f) == 2 {
+		if n, err := strconv.Atoi(f[0]); err == nil && n > 11000 {
+			return n
+		}
+	}
+	return 32768
 }
