@@ -50,25 +50,32 @@ func proxyConfig(backend string) string {
 func namedBackend(t *testing.T, name string) *httptest.Server {
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/ws" {
-			c, err := websocket.Accept(w, r, nil)
-			if err != nil {
-				return
-			}
-			defer c.CloseNow()
-			for {
-				typ, msg, err := c.Read(r.Context())
-				if err != nil {
-					return
-				}
-				if err := c.Write(r.Context(), typ, append([]byte(name+":"), msg...)); err != nil {
-					return
-				}
-			}
+			echoWebSocket(w, r, name+":")
+			return
 		}
 		io.WriteString(w, name)
 	}))
 	t.Cleanup(s.Close)
 	return s
+}
+
+// echoWebSocket accepts a WebSocket and sends every message back with
+// prefix in front, until the client goes.
+func echoWebSocket(w http.ResponseWriter, r *http.Request, prefix string) {
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.CloseNow()
+	for {
+		typ, msg, err := c.Read(r.Context())
+		if err != nil {
+			return
+		}
+		if err := c.Write(r.Context(), typ, append([]byte(prefix), msg...)); err != nil {
+			return
+		}
+	}
 }
 
 func TestReloadUnderLoadDropsNothingAndKeepsWebSockets(t *testing.T) {
@@ -244,15 +251,7 @@ func TestWebSocketHandshakeGetsTheRouteHeaderEdits(t *testing.T) {
 		w.Header().Set("Server", "secret-backend/1.2")
 		w.Header().Set("X-Powered-By", "framework 9")
 		w.Header().Set("X-Request-Id", "backend-own-id")
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		typ, msg, err := c.Read(r.Context())
-		if err == nil {
-			_ = c.Write(r.Context(), typ, msg)
-		}
+		echoWebSocket(w, r, "")
 	}))
 	t.Cleanup(backend.Close)
 	_, url, _ := testInstance(t, fmt.Sprintf(`listeners:

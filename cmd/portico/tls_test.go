@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"golang.org/x/net/http2"
 
 	"github.com/portico-proxy/portico/internal/testpki"
@@ -108,15 +107,7 @@ func TestTLSListenerServesHTTP1AndHTTP2(t *testing.T) {
 // CONNECT and carries the stream both ways.
 func TestWebSocketOverHTTP2ThroughTheListener(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		typ, msg, err := c.Read(r.Context())
-		if err == nil {
-			c.Write(r.Context(), typ, append([]byte("echo:"), msg...))
-		}
+		echoWebSocket(w, r, "echo:")
 	}))
 	defer backend.Close()
 	addr, roots := tlsInstance(t, backend.URL)

@@ -53,6 +53,19 @@ func dialFront(t *testing.T, front *httptest.Server) net.Conn {
 }
 
 // waitGoroutines waits, a bounded time, for the goroutine count to fall
+
+// openTunnel dials front, sends the upgrade request and requires the 101.
+func openTunnel(t *testing.T, front *httptest.Server) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c := dialFront(t, front)
+	io.WriteString(c, upgradeRequest)
+	br := bufio.NewReader(c)
+	if res, err := http.ReadResponse(br, nil); err != nil || res.StatusCode != 101 {
+		t.Fatalf("no 101: %v", err)
+	}
+	return c, br
+}
+
 // back to base.
 func waitGoroutines(t *testing.T, base int) {
 	t.Helper()
@@ -216,13 +229,7 @@ func TestTunnelHalfClose(t *testing.T) {
 		})
 		base := runtime.NumGoroutine()
 		front := upgradeFront(t, addr)
-		c := dialFront(t, front)
-		io.WriteString(c, upgradeRequest)
-		br := bufio.NewReader(c)
-		res, err := http.ReadResponse(br, nil)
-		if err != nil || res.StatusCode != 101 {
-			t.Fatalf("no 101: %v", err)
-		}
+		c, br := openTunnel(t, front)
 		var want string
 		if clientFirst {
 			io.WriteString(c, "bye")
@@ -314,12 +321,7 @@ func TestTunnelIdleTimeout(t *testing.T) {
 	front := upgradeFrontIdle(t, addr, idle)
 
 	t.Run("silent both ways", func(t *testing.T) {
-		c := dialFront(t, front)
-		io.WriteString(c, upgradeRequest)
-		br := bufio.NewReader(c)
-		if res, err := http.ReadResponse(br, nil); err != nil || res.StatusCode != 101 {
-			t.Fatalf("no 101: %v", err)
-		}
+		c, br := openTunnel(t, front)
 		start := time.Now()
 		if err := waitClosed(c, br, 5*time.Second); err != nil {
 			t.Fatalf("the idle tunnel was not closed: %v", err)
@@ -335,12 +337,7 @@ func TestTunnelIdleTimeout(t *testing.T) {
 	})
 
 	t.Run("one side talking", func(t *testing.T) {
-		c := dialFront(t, front)
-		io.WriteString(c, upgradeRequest)
-		br := bufio.NewReader(c)
-		if res, err := http.ReadResponse(br, nil); err != nil || res.StatusCode != 101 {
-			t.Fatalf("no 101: %v", err)
-		}
+		c, _ := openTunnel(t, front)
 		// The client talks every idle/3 for three idle periods; the
 		// backend never answers. The tunnel must stay open throughout.
 		for i := 0; i < 9; i++ {
