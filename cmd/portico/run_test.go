@@ -18,6 +18,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/portico-proxy/portico/internal/config"
+	"github.com/portico-proxy/portico/internal/testbackend"
 )
 
 // testInstance starts Portico from a config file written to a temp dir,
@@ -45,12 +46,22 @@ func proxyConfig(backend string) string {
 	return fmt.Sprintf("listeners:\n  - addr: \"127.0.0.1:0\"\nroutes:\n  - match: /\n    proxy: %q\n", backend)
 }
 
+// dialWebSocket opens a WebSocket to base's /ws.
+func dialWebSocket(t *testing.T, ctx context.Context, base string) (*websocket.Conn, *http.Response) {
+	t.Helper()
+	ws, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ws, res
+}
+
 // namedBackend answers with its name, and echoes WebSocket messages
 // prefixed with its name.
 func namedBackend(t *testing.T, name string) *httptest.Server {
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/ws" {
-			echoWebSocket(w, r, name+":")
+			testbackend.EchoWebSocket(w, r, name+":")
 			return
 		}
 		io.WriteString(w, name)
@@ -59,35 +70,13 @@ func namedBackend(t *testing.T, name string) *httptest.Server {
 	return s
 }
 
-// echoWebSocket accepts a WebSocket and sends every message back with
-// prefix in front, until the client goes.
-func echoWebSocket(w http.ResponseWriter, r *http.Request, prefix string) {
-	c, err := websocket.Accept(w, r, nil)
-	if err != nil {
-		return
-	}
-	defer c.CloseNow()
-	for {
-		typ, msg, err := c.Read(r.Context())
-		if err != nil {
-			return
-		}
-		if err := c.Write(r.Context(), typ, append([]byte(prefix), msg...)); err != nil {
-			return
-		}
-	}
-}
-
 func TestReloadUnderLoadDropsNothingAndKeepsWebSockets(t *testing.T) {
 	a, b := namedBackend(t, "a"), namedBackend(t, "b")
 	inst, url, path := testInstance(t, proxyConfig(a.URL))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/ws", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws, _ := dialWebSocket(t, ctx, url)
 	defer ws.CloseNow()
 	echo := func() string {
 		if err := ws.Write(ctx, websocket.MessageText, []byte("ping")); err != nil {
@@ -182,10 +171,7 @@ func TestWebSocketThroughProxyIsFullDuplex(t *testing.T) {
 	_, url, _ := testInstance(t, proxyConfig(a.URL))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/ws", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws, _ := dialWebSocket(t, ctx, url)
 	defer ws.CloseNow()
 	// Several messages in flight before any reply is read.
 	for i := 0; i < 5; i++ {
@@ -251,7 +237,7 @@ func TestWebSocketHandshakeGetsTheRouteHeaderEdits(t *testing.T) {
 		w.Header().Set("Server", "secret-backend/1.2")
 		w.Header().Set("X-Powered-By", "framework 9")
 		w.Header().Set("X-Request-Id", "backend-own-id")
-		echoWebSocket(w, r, "")
+		testbackend.EchoWebSocket(w, r, "")
 	}))
 	t.Cleanup(backend.Close)
 	_, url, _ := testInstance(t, fmt.Sprintf(`listeners:
@@ -266,10 +252,7 @@ routes:
 `, backend.URL))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ws, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/ws", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws, res := dialWebSocket(t, ctx, url)
 	defer ws.CloseNow()
 	h := res.Header
 	if h.Get("Server") != "" || h.Get("X-Powered-By") != "" {

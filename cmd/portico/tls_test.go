@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/net/http2"
 
+	"github.com/portico-proxy/portico/internal/testbackend"
 	"github.com/portico-proxy/portico/internal/testpki"
 )
 
@@ -107,7 +108,7 @@ func TestTLSListenerServesHTTP1AndHTTP2(t *testing.T) {
 // CONNECT and carries the stream both ways.
 func TestWebSocketOverHTTP2ThroughTheListener(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		echoWebSocket(w, r, "echo:")
+		testbackend.EchoWebSocket(w, r, "echo:")
 	}))
 	defer backend.Close()
 	addr, roots := tlsInstance(t, backend.URL)

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/portico-proxy/portico/internal/testbackend"
 	"golang.org/x/net/http2"
 )
 
@@ -18,18 +18,7 @@ import (
 // HTTP/2 (RFC 8441) and talks to an HTTP/1.1 WebSocket backend through it.
 func TestWebSocketOverHTTP2ExtendedConnect(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		for {
-			typ, msg, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			c.Write(r.Context(), typ, append([]byte("echo:"), msg...))
-		}
+		testbackend.EchoWebSocket(w, r, "echo:")
 	}))
 	defer backend.Close()
 	pool, _ := NewPool("ws", PoolOptions{Backends: []BackendOptions{{URL: backend.URL}}})
