@@ -48,7 +48,8 @@ type conn struct {
 	rwc        net.Conn
 	rf         io.ReaderFrom   // rwc's, for kernel copies; nil if none
 	tcp        *net.TCPConn    // the plain TCP socket under rwc, for writev; nil under TLS
-	raw        syscall.RawConn // for waiting without a read buffer; nil if none
+	raw        syscall.RawConn // the TCP socket's, for corking and peeking; nil if none
+	bare       bareWait        // how the connection waits holding no buffer
 	remoteAddr string
 	baseCtx    context.Context
 	tlsState   *tls.ConnectionState // set when rwc is a handshaken *tls.Conn
@@ -83,6 +84,12 @@ func newConn(s *Server, rwc net.Conn) *conn {
 		if c.tlsState == nil {
 			c.tcp = tcp
 		}
+	}
+	switch {
+	case c.tlsState != nil:
+		c.bare = bareTLSByte
+	case c.raw != nil && socketPeekWaits:
+		c.bare = bareSocketPeek
 	}
 	c.cr.c, c.cw.c = c, c
 	c.cw.idle = max(s.o.WriteIdleTimeout, 0)
@@ -135,21 +142,19 @@ func (c *conn) waitRequest() bool {
 	}
 	rel := c.s.idleRelease
 	switch {
-	case c.raw != nil && c.served == 0:
+	case c.bare != bareNone && c.served == 0:
 		// A new connection gets its read buffer when its first bytes
 		// arrive, as nginx does: an accepted but silent connection
 		// costs no buffer.
-		if waitReadable(c.raw, c.rwc, deadline) != nil {
+		if c.waitBare(deadline) != nil {
 			return false
 		}
-		c.waitBy = deadline // waitReadable set it
-	case c.raw != nil && c.s.open.Load() >= manyConns:
+	case c.bare != bareNone && c.s.open.Load() >= manyConns:
 		c.releaseBuffers()
-		if waitReadable(c.raw, c.rwc, deadline) != nil {
+		if c.waitBare(deadline) != nil {
 			return false
 		}
-		c.waitBy = deadline
-	case c.raw != nil && rel > 0 && (deadline.IsZero() || o.IdleTimeout > rel):
+	case c.bare != bareNone && rel > 0 && (deadline.IsZero() || o.IdleTimeout > rel):
 		c.setWaitDeadline(now.Add(rel), rel)
 		_, err := c.br.Peek(1)
 		if err == nil {
@@ -159,10 +164,9 @@ func (c *conn) waitRequest() bool {
 			return false
 		}
 		c.releaseBuffers()
-		if waitReadable(c.raw, c.rwc, deadline) != nil {
+		if c.waitBare(deadline) != nil {
 			return false
 		}
-		c.waitBy = deadline
 	}
 	if c.br == nil {
 		c.br = getReader(&c.cr)
@@ -172,6 +176,35 @@ func (c *conn) waitRequest() bool {
 		return false
 	}
 	return c.state.CompareAndSwap(stateIdle, stateActive)
+}
+
+// bareWait is how a connection waits for its next request while holding
+// no buffer.
+type bareWait uint8
+
+const (
+	bareNone       bareWait = iota // it keeps its buffers (plain TCP off Linux, or no socket)
+	bareSocketPeek                 // the poller, then a peek at the socket (plain TCP on Linux)
+	bareTLSByte                    // a one-byte read through TLS, kept for the parser
+)
+
+// waitBare waits, holding no buffer, until the connection has a byte of a
+// request, under deadline. A TLS connection cannot peek at its socket:
+// crypto/tls may already hold the next records (a request sent with the
+// handshake's last flight, say). It reads one byte instead, which the
+// connection reader hands out first; the rest of its record stays in
+// crypto/tls's own buffer.
+func (c *conn) waitBare(deadline time.Time) error {
+	c.waitBy = deadline // both ways set it
+	if c.bare == bareSocketPeek {
+		return waitReadable(c.raw, c.rwc, deadline)
+	}
+	if err := c.rwc.SetReadDeadline(deadline); err != nil {
+		return err
+	}
+	n, err := c.rwc.Read(c.cr.byteBuf[:])
+	c.cr.hasByte = n == 1
+	return err
 }
 
 // setWaitDeadline sets the read deadline for the wait for the next

@@ -22,3 +22,6 @@ func waitReadable(raw syscall.RawConn, c net.Conn, deadline time.Time) error {
 		return !empty
 	})
 }
+
+// socketPeekWaits: waitReadable works here.
+const socketPeekWaits = true

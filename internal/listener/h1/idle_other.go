@@ -14,3 +14,7 @@ import (
 func waitReadable(raw syscall.RawConn, c net.Conn, deadline time.Time) error {
 	return errors.ErrUnsupported
 }
+
+// socketPeekWaits: waitReadable does not work here, so a plain connection
+// keeps its buffers while idle.
+const socketPeekWaits = false
