@@ -84,11 +84,11 @@ func TestIdleBufferRelease(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			const conns = 100
 			ln := listen(t)
-			dial := func() net.Conn { return dial(t, ln.Addr().String()) }
+			open := func() net.Conn { return dial(t, ln.Addr().String()) }
 			if tc.tls {
 				serverConf, clientConf := tlsConfigs(t)
 				ln = tls.NewListener(ln, serverConf)
-				dial = func() net.Conn {
+				open = func() net.Conn {
 					c, err := tls.DialWithDialer(&net.Dialer{Timeout: ioWait}, "tcp", ln.Addr().String(), clientConf)
 					if err != nil {
 						t.Fatal(err)
@@ -127,7 +127,7 @@ func TestIdleBufferRelease(t *testing.T) {
 			cs := make([]net.Conn, conns)
 			brs := make([]*bufio.Reader, conns)
 			for i := range cs {
-				cs[i] = dial()
+				cs[i] = open()
 				brs[i] = bufio.NewReader(cs[i])
 				request(cs[i], brs[i], 1)
 			}
