@@ -195,12 +195,12 @@ const (
 // connection reader hands out first; the rest of its record stays in
 // crypto/tls's own buffer.
 func (c *conn) waitBare(deadline time.Time) error {
-	c.waitBy = deadline // both ways set it
-	if c.bare == bareSocketPeek {
-		return waitReadable(c.raw, c.rwc, deadline)
-	}
 	if err := c.rwc.SetReadDeadline(deadline); err != nil {
 		return err
+	}
+	c.waitBy = deadline
+	if c.bare == bareSocketPeek {
+		return waitReadable(c.raw)
 	}
 	n, err := c.rwc.Read(c.cr.byteBuf[:])
 	c.cr.hasByte = n == 1

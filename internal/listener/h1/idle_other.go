@@ -4,14 +4,12 @@ package h1
 
 import (
 	"errors"
-	"net"
 	"syscall"
-	"time"
 )
 
 // waitReadable is only implemented on Linux; elsewhere idle connections
-// keep their buffers (the caller never gets here: see Server.idleRelease).
-func waitReadable(raw syscall.RawConn, c net.Conn, deadline time.Time) error {
+// keep their buffers (see socketPeekWaits and Server.idleRelease).
+func waitReadable(raw syscall.RawConn) error {
 	return errors.ErrUnsupported
 }
 
