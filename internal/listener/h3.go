@@ -31,12 +31,13 @@ func newH3Server(s *Server, addr net.Addr, tc *tls.Config) (*h3Server, error) {
 	if !ok {
 		return nil, fmt.Errorf("http3: listener address %v is not TCP", addr)
 	}
-	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: ta.IP, Port: ta.Port, Zone: ta.Zone})
+	pc, err := listenUDP(&net.UDPAddr{IP: ta.IP, Port: ta.Port, Zone: ta.Zone}, s.opts.ReusePort)
 	if err != nil {
 		return nil, fmt.Errorf("http3: %w", err)
 	}
 	h3tc := tc.Clone()
 	h3tc.NextProtos = []string{http3.NextProtoH3}
+	s.tickets.add(h3tc)
 	lim := s.cfg.Limits
 	return &h3Server{
 		s:    s,

@@ -78,7 +78,7 @@ func NewWithOptions(cfg config.Listener, cur *Current, log *slog.Logger, opts Op
 	lim := cfg.Limits
 	s := &Server{key: router.ListenerKey(&cfg), cfg: cfg, cur: cur, log: log, maxHdr: lim.MaxHeaderCount,
 		opts: opts, stop: make(chan struct{})}
-	inner, err := net.Listen("tcp", cfg.Addr)
+	inner, err := listenTCP(cfg.Addr, opts.ReusePort)
 	if err != nil {
 		return nil, fmt.Errorf("listener %s: %w", cfg.Addr, err)
 	}

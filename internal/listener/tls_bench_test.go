@@ -65,7 +65,7 @@ func BenchmarkTLSHandshake(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			newTicketKeys(srvConf, ticketKeep)
+			newTicketKeys(srvConf, nil, "bench", ticketKeep)
 			cliConf := &tls.Config{ServerName: "site.test", RootCAs: ca.Pool()}
 			if tc.resumed {
 				cliConf.ClientSessionCache = tls.NewLRUClientSessionCache(1)

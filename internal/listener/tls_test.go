@@ -271,6 +271,12 @@ func TestSessionTicketsResumeAcrossRotationUntilKeyDropped(t *testing.T) {
 	ca := testpki.NewCA(t)
 	c, k, _ := ca.Issue(t, testpki.Leaf{Names: []string{"site.test"}})
 	s := serveListener(t, tlsListener([2]string{c, k}), Options{}, echoBackend(t).URL, nil)
+	clock := &fakeClock{t: periodStart.Add(time.Hour)}
+	useClock(s.tickets, clock.now)
+	rotate := func() {
+		clock.advance(ticketRotation)
+		s.tickets.refresh()
+	}
 	conf := &tls.Config{ServerName: "site.test", RootCAs: ca.Pool(), ClientSessionCache: tls.NewLRUClientSessionCache(4),
 		MaxVersion: tls.VersionTLS12} // TLS 1.2 tickets are handed out in the handshake itself
 	resumed := func() bool {
@@ -287,13 +293,13 @@ func TestSessionTicketsResumeAcrossRotationUntilKeyDropped(t *testing.T) {
 	if !resumed() {
 		t.Fatal("second connection did not resume")
 	}
-	s.tickets.rotate()
+	rotate()
 	// The ticket from before the rotation still opens: no full handshake.
 	if !resumed() {
 		t.Error("resumption failed right after a rotation")
 	}
 	for range ticketKeep {
-		s.tickets.rotate()
+		rotate()
 	}
 	// Our last ticket was sealed with a key now dropped.
 	if resumed() {

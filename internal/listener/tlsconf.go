@@ -1,9 +1,13 @@
 package listener
 
 import (
+	"bytes"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -99,17 +103,30 @@ func SameTLSPolicy(a, b *config.TLS) bool {
 	return true
 }
 
-// ticketKeys rotates the session ticket keys of one tls.Config. New
-// tickets are sealed with the newest key; the older ones still open
-// tickets issued before a rotation, so resumption survives it, and a key
-// is forgotten after keep rotations, which bounds how long a stolen key
-// can decrypt recorded sessions.
+// ticketKeys sets the session ticket keys of one tls.Config. Time is cut
+// into periods of ticketRotation counted from the Unix epoch, each with
+// its own key derived from a secret and the listener's address: worker
+// processes given the same secret compute the same keys without talking
+// to each other, so a ticket one of them issued opens on another, while
+// two listeners of one process never open each other's tickets. Periods
+// follow the wall clock, not the process's start, so that workers started
+// at different times agree on the current key.
+//
+// New tickets are sealed with the current period's key; the keys of the
+// keep-1 periods before it still open tickets issued before a rotation,
+// so resumption survives it, and a key is forgotten after keep periods,
+// which bounds how long a stolen key can decrypt recorded sessions. The
+// secret itself is never forgotten: whoever holds it derives every key,
+// past and future, so it must be guarded like a private key.
 type ticketKeys struct {
-	conf *tls.Config
-	keep int
+	keep     int
+	secret   []byte
+	listener string
 
-	mu   sync.Mutex
-	keys [][32]byte
+	mu    sync.Mutex
+	now   func() time.Time // injectable for tests; read under mu
+	keys  [][32]byte       // the list last given to confs, newest first
+	confs []*tls.Config    // the listener's, and the HTTP/3 copy of it (see add)
 }
 
 const (
@@ -117,25 +134,82 @@ const (
 	ticketKeep     = 3
 )
 
-func newTicketKeys(conf *tls.Config, keep int) *ticketKeys {
-	k := &ticketKeys{conf: conf, keep: keep}
-	k.rotate()
+// ticketKeyLabel keeps these keys apart from anything else that might
+// one day be derived from the same secret.
+const ticketKeyLabel = "portico tls session ticket key v1\x00"
+
+// newTicketKeys sets the keys of conf for the current period. A nil or
+// empty secret is replaced by a random one of this process: an empty
+// HMAC key would make every key computable by anyone.
+func newTicketKeys(conf *tls.Config, secret []byte, listener string, keep int) *ticketKeys {
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret) // never fails: crypto/rand crashes instead
+	}
+	k := &ticketKeys{confs: []*tls.Config{conf}, keep: keep, secret: bytes.Clone(secret), listener: listener, now: time.Now}
+	k.refresh()
 	return k
 }
 
-func (k *ticketKeys) rotate() {
-	var key [32]byte
-	_, _ = rand.Read(key[:])
+// refresh gives conf the keys of the current period and the keep-1
+// before it, and returns how long they stay current.
+func (k *ticketKeys) refresh() time.Duration {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.keys = append([][32]byte{key}, k.keys...)
-	if len(k.keys) > k.keep {
-		k.keys = k.keys[:k.keep]
+	// Reading the clock under mu orders concurrent calls: the last to set
+	// the keys is the one that read the latest time.
+	now := k.now()
+	secs := int64(ticketRotation / time.Second)
+	period := now.Unix() / secs
+	keys := make([][32]byte, k.keep)
+	for i := range keys {
+		keys[i] = deriveTicketKey(k.secret, k.listener, period-int64(i))
 	}
-	k.conf.SetSessionTicketKeys(k.keys)
+	k.keys = keys
+	for _, c := range k.confs {
+		c.SetSessionTicketKeys(keys)
+	}
+	// time.Unix carries no monotonic reading, so this is wall-clock time,
+	// the clock the periods are counted on.
+	return time.Unix((period+1)*secs, 0).Sub(now)
 }
 
-// run rotates every interval until stop is closed.
-func (k *ticketKeys) run(interval time.Duration, stop <-chan struct{}) {
-	every(interval, stop, k.rotate)
+// add makes conf follow the rotations too. HTTP/3 serves from a clone
+// of the listener's config, and a clone keeps the keys it was made with.
+func (k *ticketKeys) add(conf *tls.Config) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.confs = append(k.confs, conf)
+	conf.SetSessionTicketKeys(k.keys)
+}
+
+// deriveTicketKey is HMAC-SHA256(secret, label || listener || period).
+// The label and the period are of fixed length, so no two (listener,
+// period) pairs share an input.
+func deriveTicketKey(secret []byte, listener string, period int64) [32]byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(ticketKeyLabel))
+	m.Write([]byte(listener))
+	m.Write(binary.BigEndian.AppendUint64(nil, uint64(period)))
+	var key [32]byte
+	m.Sum(key[:0])
+	return key
+}
+
+// run re-derives the keys at every period boundary until stop is closed.
+// It refreshes before each wait, so the wait is measured from the very
+// time the keys were derived for: keys set by newTicketKeys just before
+// a boundary that run only starts after are not left in place for a
+// whole period. A timer that fires early by the wall clock (the clock
+// was stepped back) re-derives the same keys and waits the rest.
+func (k *ticketKeys) run(stop <-chan struct{}) {
+	for {
+		t := time.NewTimer(k.refresh())
+		select {
+		case <-stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -31,6 +31,14 @@ type Options struct {
 	// OCSPClient fetches OCSP responses; nil means a client with a 10s
 	// timeout.
 	OCSPClient *http.Client
+	// ReusePort binds every listener socket (TCP, and UDP for HTTP/3)
+	// with SO_REUSEPORT, so that several worker processes share each
+	// address and the kernel spreads connections over them.
+	ReusePort bool
+	// TicketSecret, when set, is the secret every session ticket key is
+	// derived from, so that processes given the same secret open each
+	// other's tickets. Nil: a random secret of this process.
+	TicketSecret []byte
 }
 
 const defaultCertPoll = 5 * time.Second
@@ -90,7 +98,7 @@ func (s *Server) setupTLS(addr net.Addr) (*tls.Config, error) {
 			return nil, err
 		}
 	}
-	s.tickets = newTicketKeys(tc, ticketKeep)
+	s.tickets = newTicketKeys(tc, s.opts.TicketSecret, s.cfg.Addr, ticketKeep)
 	s.stapler = newStapler(s.certs, s.opts.OCSPClient, s.log)
 	if s.stapler != nil {
 		s.certs.onChange = s.stapler.kick
@@ -117,7 +125,7 @@ func (s *Server) startTLSWork() {
 	if s.certs != nil && poll > 0 {
 		go s.certs.watch(poll, s.stop)
 	}
-	go s.tickets.run(ticketRotation, s.stop)
+	go s.tickets.run(s.stop)
 	if s.stapler != nil {
 		go s.stapler.run(s.stop)
 	}
