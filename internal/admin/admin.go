@@ -48,6 +48,7 @@ type Status struct {
 	Listeners    []string  `json:"listeners"`
 	Routes       int       `json:"routes"`
 	Upstreams    int       `json:"upstreams"`
+	PID          int       `json:"pid"`
 	GoMaxProcs   int       `json:"gomaxprocs"`
 	Goroutines   int       `json:"goroutines"`
 	HeapInuseMiB float64   `json:"heap_inuse_mib"`
@@ -64,6 +65,11 @@ type Server struct {
 // again, before and after binding, so that no caller can put the API on
 // every interface.
 func New(addr string, src Sources, log *slog.Logger) (*Server, error) {
+	return listen(addr, Handler(src), log)
+}
+
+// listen is New for any handler: the relay binds under the same rules.
+func listen(addr string, h http.Handler, log *slog.Logger) (*Server, error) {
 	if host, _, err := net.SplitHostPort(addr); err != nil || !loopbackHost(host) {
 		return nil, fmt.Errorf("admin: %q is not on a loopback host; use 127.0.0.1, ::1 or localhost", addr)
 	}
@@ -76,7 +82,7 @@ func New(addr string, src Sources, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("admin: %q bound %s, which is not loopback", addr, ln.Addr())
 	}
 	return &Server{ln: ln, srv: &http.Server{
-		Handler:           Handler(src),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

@@ -24,8 +24,7 @@ var bodyReadTimeout = 10 * time.Second
 // is not: nothing is acted on from half a body, a second value or a
 // misspelt field.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, want string) bool {
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec := json.NewDecoder(limitBody(w, r))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if err == nil {
@@ -39,15 +38,25 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, want string) bool
 	if err == nil {
 		return true
 	}
-	status := http.StatusBadRequest
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		status = http.StatusRequestTimeout
-		err = fmt.Errorf("not received within %v", bodyReadTimeout)
-	}
-	if tooBig := new(http.MaxBytesError); errors.As(err, &tooBig) {
-		status = http.StatusRequestEntityTooLarge
-		err = fmt.Errorf("over %d bytes", maxBody)
-	}
+	status, err := bodyFailure(err)
 	writeJSON(w, status, errorBody{"body: want " + want + ": " + err.Error()})
 	return false
+}
+
+// limitBody is r's body cut off at maxBody bytes and bodyReadTimeout.
+func limitBody(w http.ResponseWriter, r *http.Request) io.Reader {
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
+	return http.MaxBytesReader(w, r.Body, maxBody)
+}
+
+// bodyFailure is the answer to an error from a limitBody reader: 408
+// past the read timeout, 413 past maxBody, 400 for anything else.
+func bodyFailure(err error) (int, error) {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return http.StatusRequestTimeout, fmt.Errorf("not received within %v", bodyReadTimeout)
+	}
+	if tooBig := new(http.MaxBytesError); errors.As(err, &tooBig) {
+		return http.StatusRequestEntityTooLarge, fmt.Errorf("over %d bytes", maxBody)
+	}
+	return http.StatusBadRequest, err
 }
