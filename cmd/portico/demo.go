@@ -34,7 +34,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	defer d.close()
 	printDemo(stdout, d.url, d.adminURL)
-	return d.inst.serveUntilSignal(sigs)
+	return d.inst.serveUntilSignal(sigs, nil)
 }
 
 type demo struct {
@@ -81,7 +81,7 @@ func startDemo(addr string, accessLog io.Writer) (*demo, error) {
 		return nil, err
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	inst, err := start(cfg, log, func() (*config.Config, error) { return cfg, nil }, accessLog)
+	inst, err := start(cfg, log, func() (*config.Config, error) { return cfg, nil }, accessLog, nil)
 	if err != nil {
 		d.close()
 		return nil, err

@@ -33,11 +33,11 @@ func cmdProxy(args []string, stderr io.Writer) error {
 	sigs := catchSignals()
 	defer signal.Stop(sigs)
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	inst, err := start(cfg, log, func() (*config.Config, error) { return cfg, nil }, os.Stdout)
+	inst, err := start(cfg, log, func() (*config.Config, error) { return cfg, nil }, os.Stdout, nil)
 	if err != nil {
 		return err
 	}
-	return inst.serveUntilSignal(sigs)
+	return inst.serveUntilSignal(sigs, nil)
 }
 
 func oneLinerConfig(from, to string, accessLog bool) string {

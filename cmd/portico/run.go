@@ -18,6 +18,7 @@ import (
 	"github.com/portico-proxy/portico/internal/listener"
 	"github.com/portico-proxy/portico/internal/middleware"
 	"github.com/portico-proxy/portico/internal/router"
+	"github.com/portico-proxy/portico/internal/supervisor"
 	"github.com/portico-proxy/portico/internal/upstream"
 )
 
@@ -29,15 +30,35 @@ func cmdRun(args []string, stderr io.Writer) error {
 	sigs := catchSignals()
 	defer signal.Stop(sigs)
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	cfg, err := loadConfig(path)
+	worker, err := supervisor.Join()
 	if err != nil {
 		return err
 	}
-	inst, err := start(cfg, log, func() (*config.Config, error) { return loadConfig(path) }, os.Stdout)
+	load := func() (*config.Config, error) { return loadConfig(path) }
+	if worker != nil {
+		log = log.With("worker", worker.Index)
+		load = func() (*config.Config, error) { return loadWorkerConfig(path, worker) }
+	}
+	cfg, err := load()
 	if err != nil {
 		return err
 	}
-	return inst.serveUntilSignal(sigs)
+	if worker == nil && cfg.Workers > 1 {
+		return superviseWorkers(cfg, load, args, log, sigs, stderr)
+	}
+	inst, err := start(cfg, log, load, os.Stdout, worker)
+	if err != nil {
+		return err
+	}
+	var orphaned <-chan struct{}
+	if worker != nil {
+		orphaned = worker.Orphaned()
+		if err := worker.Ready(inst.adminAddr()); err != nil {
+			inst.shutdown()
+			return err
+		}
+	}
+	return inst.serveUntilSignal(sigs, orphaned)
 }
 
 func cmdValidate(args []string, stdout io.Writer) error {
@@ -76,8 +97,9 @@ type instance struct {
 }
 
 // start builds the first generation and binds every listener. Nothing is
-// left running when it fails.
-func start(cfg *config.Config, log *slog.Logger, load func() (*config.Config, error), stdout io.Writer) (*instance, error) {
+// left running when it fails. A worker (non-nil w) shares its listener
+// addresses and ticket keys with the other workers.
+func start(cfg *config.Config, log *slog.Logger, load func() (*config.Config, error), stdout io.Writer, w *supervisor.Worker) (*instance, error) {
 	in := &instance{log: log, cur: &listener.Current{}, load: load, errs: make(chan error, len(cfg.Listeners)+1),
 		shared:  router.Shared{RequestIDs: middleware.NewRequestIDs(), Stdout: stdout, Drains: upstream.NewDrainSet()},
 		started: time.Now()}
@@ -93,6 +115,9 @@ func start(cfg *config.Config, log *slog.Logger, load func() (*config.Config, er
 	}
 	in.cur.Swap(gen)
 	opts := tlsOptions(cfg)
+	if w != nil {
+		opts.ReusePort, opts.TicketSecret = true, w.Secret
+	}
 	for _, l := range cfg.Listeners {
 		s, err := listener.NewWithOptions(l, in.cur, log, opts)
 		if err != nil {
@@ -121,6 +146,14 @@ func start(cfg *config.Config, log *slog.Logger, load func() (*config.Config, er
 		log.Info("listening", "addr", s.Addr().String())
 	}
 	return in, nil
+}
+
+// adminAddr is where the admin API listens, "" without one.
+func (in *instance) adminAddr() string {
+	if in.admin == nil {
+		return ""
+	}
+	return in.admin.Addr().String()
 }
 
 func (in *instance) closeListeners() {
@@ -277,10 +310,16 @@ func catchSignals() chan os.Signal {
 	return sigs
 }
 
-func (in *instance) serveUntilSignal(sigs chan os.Signal) error {
+// serveUntilSignal serves until SIGTERM or SIGINT, or until orphaned
+// closes (a worker whose supervisor is gone), and reloads on SIGHUP.
+func (in *instance) serveUntilSignal(sigs chan os.Signal, orphaned <-chan struct{}) error {
 	defer signal.Stop(sigs)
 	for {
 		select {
+		case <-orphaned:
+			in.log.Warn("draining: the supervisor is gone")
+			in.shutdown()
+			return nil
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				if err := in.reload(); err != nil {
@@ -303,6 +342,7 @@ func (in *instance) serveUntilSignal(sigs chan os.Signal) error {
 func fillRuntime(st *admin.Status) {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
+	st.PID = os.Getpid()
 	st.GoMaxProcs = runtime.GOMAXPROCS(0)
 	st.Goroutines = runtime.NumGoroutine()
 	st.HeapInuseMiB = float64(m.HeapInuse) / (1 << 20)

@@ -34,7 +34,7 @@ func testInstance(t testing.TB, yaml string) (*instance, string, string) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	inst, err := start(cfg, log, func() (*config.Config, error) { return config.Load(path) }, io.Discard)
+	inst, err := start(cfg, log, func() (*config.Config, error) { return config.Load(path) }, io.Discard, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

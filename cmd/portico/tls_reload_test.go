@@ -70,7 +70,7 @@ func TestReloadWithBrokenCertificateKeepsServingTheOldOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inst, err := start(cfg, slog.New(slog.NewTextHandler(log, nil)), func() (*config.Config, error) { return config.Load(path) }, io.Discard)
+	inst, err := start(cfg, slog.New(slog.NewTextHandler(log, nil)), func() (*config.Config, error) { return config.Load(path) }, io.Discard, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ func (c *Config) decode(d *decoder, n ast.Node, path string) {
 		}},
 		{"trusted_proxies", func(n ast.Node, p string) { c.TrustedProxies = d.prefixes(n, p) }},
 		{"drain_timeout", func(n ast.Node, p string) { c.DrainTimeout = d.duration(n, p) }},
+		{"workers", func(n ast.Node, p string) { c.Workers = d.integer(n, p, 1) }},
 		{"access_log", func(n ast.Node, p string) { c.AccessLog = decodeAccessLog(d, n, p) }},
 		{"cache", func(n ast.Node, p string) { c.Cache = decodeCacheStores(d, n, p) }},
 		{"cluster", func(n ast.Node, p string) { c.Cluster = decodeCluster(d, n, p) }},

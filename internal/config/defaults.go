@@ -38,6 +38,9 @@ const (
 	DefaultRedirectStatus  = 302
 	DefaultRespondStatus   = 200
 	DefaultDrainTimeout    = 30 * time.Second
+	// MaxWorkers bounds `workers`: more processes than a large machine
+	// has cores only multiply per-process state (caches, pools, probes).
+	MaxWorkers             = 64
 	DefaultAccessLogPath   = "stdout"
 	DefaultAccessLogFormat = "json"
 	DefaultBackendWeight   = 1
@@ -131,6 +134,7 @@ func ApplyDefaults(c *Config) {
 	}
 	applyCacheDefaults(c)
 	setDefault(&c.DrainTimeout, DefaultDrainTimeout)
+	setDefault(&c.Workers, 1)
 	if c.AccessLog != nil {
 		setDefault(&c.AccessLog.Path, DefaultAccessLogPath)
 		setDefault(&c.AccessLog.Format, DefaultAccessLogFormat)

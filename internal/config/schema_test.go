@@ -59,7 +59,7 @@ var schemaKeys = []string{
 	"routes[].compress.encodings", "routes[].compress.min_size", "routes[].compress.types",
 	"routes[].compress.levels", "routes[].compress.levels.gzip", "routes[].compress.levels.br",
 	"routes[].compress.levels.zstd",
-	"trusted_proxies", "drain_timeout", "access_log", "access_log.path",
+	"trusted_proxies", "drain_timeout", "workers", "access_log", "access_log.path",
 	"access_log.format", "cache", "cluster", "x-*",
 	"cache.memory", "cache.disk", "cache.disk.path", "cache.disk.max",
 	"cluster.redis", "cluster.redis.addr", "cluster.redis.password", "cluster.redis.db",

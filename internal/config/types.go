@@ -31,6 +31,10 @@ type Config struct {
 	// requests before closing connections. Default 30s.
 	DrainTimeout time.Duration
 
+	// Workers is how many worker processes serve the listeners, sharing
+	// each address (SO_REUSEPORT). Default 1: the process serves alone.
+	Workers int
+
 	AccessLog *AccessLog // nil means no access log
 
 	Cache   *CacheStores // nil: a memory cache with defaults

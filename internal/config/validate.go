@@ -60,6 +60,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	v.nonNegative("drain_timeout", c.DrainTimeout)
+	if c.Workers > MaxWorkers {
+		v.errorf("workers", "%d is more than %d", c.Workers, MaxWorkers)
+	}
 	if a := c.AccessLog; a != nil && a.Format != "" && a.Format != "json" {
 		v.errorf("access_log.format", "unknown format %q; use json", a.Format)
 	}
@@ -131,6 +134,9 @@ func (v *validator) listenAddr(path, addr string, i int, bound []boundAddr) []bo
 		return bound
 	}
 	if port == "0" { // a free port picked by the kernel; never clashes
+		if v.c.Workers > 1 {
+			v.errorf(path, "port 0 with workers: %d would give each worker a port of its own; use a fixed port", v.c.Workers)
+		}
 		return bound
 	}
 	for _, b := range bound {
