@@ -130,17 +130,7 @@ func TestGuardRefusesBrowserTricks(t *testing.T) {
 		{"local page", "[::1]:9901", "application/json", "{}", "http://localhost:9901", http.StatusOK},
 	}
 	for _, tt := range tests {
-		r := httptest.NewRequest("POST", "/api/reload", strings.NewReader(tt.body))
-		r.Host = tt.host
-		r.RemoteAddr = "127.0.0.1:40000"
-		if tt.ctype != "" {
-			r.Header.Set("Content-Type", tt.ctype)
-		}
-		if tt.origin != "" {
-			r.Header.Set("Origin", tt.origin)
-		}
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
+		w := browserCall{"POST", tt.host, "127.0.0.1:40000", tt.ctype, tt.body, tt.origin}.send(h)
 		if w.Code != tt.wantStatus {
 			body, _ := io.ReadAll(w.Body)
 			t.Errorf("%s: got %d %s, want %d", tt.name, w.Code, body, tt.wantStatus)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -103,6 +105,13 @@ func recordingCache(t *testing.T) (*cache.Cache, *recordingStore) {
 func serve(t *testing.T, addr string, src Sources) string {
 	t.Helper()
 	s, err := New(addr, src, slog.New(slog.DiscardHandler))
+	return runServer(t, s, err)
+}
+
+// runServer serves s (New's or NewRelay's) until the test ends and
+// returns its base URL.
+func runServer(t *testing.T, s *Server, err error) string {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,6 +122,24 @@ func serve(t *testing.T, addr string, src Sources) string {
 		s.Shutdown(ctx)
 	})
 	return "http://" + s.Addr().String()
+}
+
+// browserCall is a call to /api/reload as a browser or script on this
+// machine might send it, to test the guard.
+type browserCall struct{ method, host, peer, ctype, body, origin string }
+
+func (c browserCall) send(h http.Handler) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(c.method, "/api/reload", strings.NewReader(c.body))
+	r.Host, r.RemoteAddr = c.host, c.peer
+	if c.ctype != "" {
+		r.Header.Set("Content-Type", c.ctype)
+	}
+	if c.origin != "" {
+		r.Header.Set("Origin", c.origin)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
 }
 
 var client = &http.Client{Timeout: 5 * time.Second}

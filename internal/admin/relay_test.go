@@ -2,7 +2,6 @@ package admin
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -316,20 +315,8 @@ func TestRelayGuardRefusesWhatHandlerRefuses(t *testing.T) {
 		{"form post", "POST", "127.0.0.1:9901", "127.0.0.1:40000", "application/x-www-form-urlencoded", "a=b", "", 415},
 		{"text/plain post", "POST", "localhost:9901", "127.0.0.1:40000", "text/plain", "x", "", 415},
 	} {
-		send := func(h http.Handler) *httptest.ResponseRecorder {
-			r := httptest.NewRequest(tt.method, "/api/reload", strings.NewReader(tt.body))
-			r.Host, r.RemoteAddr = tt.host, tt.peer
-			if tt.ctype != "" {
-				r.Header.Set("Content-Type", tt.ctype)
-			}
-			if tt.origin != "" {
-				r.Header.Set("Origin", tt.origin)
-			}
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, r)
-			return w
-		}
-		got, handler := send(relay), send(direct)
+		c := browserCall{tt.method, tt.host, tt.peer, tt.ctype, tt.body, tt.origin}
+		got, handler := c.send(relay), c.send(direct)
 		if got.Code != tt.want || handler.Code != tt.want {
 			t.Errorf("%s: got %d from the relay, %d from Handler, want %d", tt.name, got.Code, handler.Code, tt.want)
 		}
@@ -496,14 +483,5 @@ func TestRelayReachesRealWorkers(t *testing.T) {
 func serveRelay(t *testing.T, workers func() []string) string {
 	t.Helper()
 	s, err := NewRelay("127.0.0.1:0", workers, discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-	})
-	return "http://" + s.Addr().String()
+	return runServer(t, s, err)
 }

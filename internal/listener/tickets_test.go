@@ -142,9 +142,14 @@ func TestEmptyTicketSecretIsRandom(t *testing.T) {
 
 // pipeServerConf is a listener's TLS policy with one certificate, for
 // handshakes over net.Pipe.
-func pipeServerConf(t *testing.T, ca *testpki.CA) *tls.Config {
+func pipeServerConf(t testing.TB, ca *testpki.CA) *tls.Config {
+	return leafServerConf(t, ca, testpki.Leaf{Names: []string{"site.test"}})
+}
+
+// leafServerConf is pipeServerConf with a certificate for leaf.
+func leafServerConf(t testing.TB, ca *testpki.CA, leaf testpki.Leaf) *tls.Config {
 	t.Helper()
-	c, k, _ := ca.Issue(t, testpki.Leaf{Names: []string{"site.test"}})
+	c, k, _ := ca.Issue(t, leaf)
 	store, err := NewCertStore("pipe", []config.CertPair{{Cert: c, Key: k}}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -54,17 +54,7 @@ func BenchmarkTLSHandshake(b *testing.B) {
 		resumed bool
 	}{{"ECDSA-P256", false, false}, {"RSA-2048", true, false}, {"ECDSA-P256-resumed", false, true}} {
 		b.Run(tc.name, func(b *testing.B) {
-			c, k, _ := ca.Issue(b, testpki.Leaf{Names: []string{"site.test"}, RSA: tc.rsa})
-			store, err := NewCertStore("bench", []config.CertPair{{Cert: c, Key: k}}, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			srvConf, err := newTLSConfig(&config.TLS{}, func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
-				return store.certFor(h), nil
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
+			srvConf := leafServerConf(b, ca, testpki.Leaf{Names: []string{"site.test"}, RSA: tc.rsa})
 			newTicketKeys(srvConf, nil, "bench", ticketKeep)
 			cliConf := &tls.Config{ServerName: "site.test", RootCAs: ca.Pool()}
 			if tc.resumed {

@@ -1,16 +1,16 @@
 package supervisor
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portico-proxy/portico/internal/testbackend"
 )
 
 // The test binary doubles as the worker: started by a Supervisor it has
@@ -55,25 +55,7 @@ func playWorker(mode string) int {
 	return 2
 }
 
-// logBuffer collects the supervisor's log lines for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func options(t *testing.T, mode string, workers int, log *logBuffer) Options {
+func options(t *testing.T, mode string, workers int, log *testbackend.SyncBuffer) Options {
 	t.Setenv("TEST_WORKER_MODE", mode)
 	exe, err := os.Executable()
 	if err != nil {
@@ -95,7 +77,7 @@ func TestStartRefusesWorkersThatAreNotReady(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
-			opts := options(t, tt.mode, 2, &logBuffer{})
+			opts := options(t, tt.mode, 2, &testbackend.SyncBuffer{})
 			if tt.timeout > 0 {
 				opts.ReadyTimeout = tt.timeout
 			}
@@ -112,7 +94,7 @@ func TestStartRefusesWorkersThatAreNotReady(t *testing.T) {
 }
 
 func TestWorkersReportReadyAndStop(t *testing.T) {
-	s, err := Start(options(t, "serve", 3, &logBuffer{}))
+	s, err := Start(options(t, "serve", 3, &testbackend.SyncBuffer{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +114,7 @@ func TestWorkersReportReadyAndStop(t *testing.T) {
 // right after its start is started again, each time after twice the
 // pause before; the slot reads as down ("") meanwhile.
 func TestACrashingWorkerIsRestartedWithAGrowingPause(t *testing.T) {
-	log := &logBuffer{}
+	log := &testbackend.SyncBuffer{}
 	s, err := Start(options(t, "crash", 1, log))
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +142,7 @@ func TestACrashingWorkerIsRestartedWithAGrowingPause(t *testing.T) {
 // TestWorkersLeaveWhenTheLifelineCloses: the lifeline's end is how a
 // worker learns its supervisor is gone, however it went.
 func TestWorkersLeaveWhenTheLifelineCloses(t *testing.T) {
-	s, err := Start(options(t, "serve", 2, &logBuffer{}))
+	s, err := Start(options(t, "serve", 2, &testbackend.SyncBuffer{}))
 	if err != nil {
 		t.Fatal(err)
 	}
