@@ -44,7 +44,11 @@ func cmdRun(args []string, stderr io.Writer) error {
 		return err
 	}
 	if worker == nil && cfg.Workers > 1 {
-		return superviseWorkers(cfg, load, args, log, sigs, stderr)
+		ws, err := startWorkers(cfg, args, log, stderr)
+		if err != nil {
+			return err
+		}
+		return ws.serveUntilSignal(sigs, load)
 	}
 	inst, err := start(cfg, log, load, os.Stdout, worker)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"syscall"
@@ -17,14 +18,22 @@ import (
 	"github.com/portico-proxy/portico/internal/supervisor"
 )
 
-// superviseWorkers runs a config with workers > 1: this process starts
-// the workers, hands signals to them and answers the admin address for
-// all of them; it serves no request itself.
-func superviseWorkers(cfg *config.Config, load func() (*config.Config, error), args []string, log *slog.Logger,
-	sigs chan os.Signal, stderr io.Writer) error {
+// workerSet is a supervisor's side of a config with workers > 1: the
+// worker processes and the admin relay. This process serves no request
+// itself.
+type workerSet struct {
+	sup     *supervisor.Supervisor
+	relay   *admin.Server // nil without an admin key
+	log     *slog.Logger
+	workers int
+}
+
+// startWorkers starts the workers of cfg, each running `portico run`
+// with args, and the admin relay.
+func startWorkers(cfg *config.Config, args []string, log *slog.Logger, stderr io.Writer) (*workerSet, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return fmt.Errorf("workers: finding this binary: %w", err)
+		return nil, fmt.Errorf("workers: finding this binary: %w", err)
 	}
 	sup, err := supervisor.Start(supervisor.Options{
 		Exe:         exe,
@@ -37,42 +46,49 @@ func superviseWorkers(cfg *config.Config, load func() (*config.Config, error), a
 		Log:         log,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var relay *admin.Server
+	ws := &workerSet{sup: sup, log: log, workers: cfg.Workers}
 	if cfg.Admin != nil {
-		if relay, err = admin.NewRelay(cfg.Admin.Addr, sup.AdminAddrs, log); err != nil {
+		if ws.relay, err = admin.NewRelay(cfg.Admin.Addr, sup.AdminAddrs, log); err != nil {
 			sup.Stop()
-			return err
+			return nil, err
 		}
 		go func() {
-			if err := relay.Serve(); err != nil {
+			if err := ws.relay.Serve(); err != nil {
 				log.Error("admin relay stopped", "err", err.Error())
 			}
 		}()
 	}
 	log.Info("workers serving", "workers", cfg.Workers, "pids", fmt.Sprint(sup.PIDs()))
+	return ws, nil
+}
+
+// serveUntilSignal passes SIGHUP on to the workers once load has read
+// the file without error, and stops them all on SIGTERM or SIGINT.
+func (ws *workerSet) serveUntilSignal(sigs chan os.Signal, load func() (*config.Config, error)) error {
+	defer signal.Stop(sigs)
 	for sig := range sigs {
 		if sig != syscall.SIGHUP {
-			log.Info("draining", "signal", sig.String())
+			ws.log.Info("draining", "signal", sig.String())
 			break
 		}
 		// Each worker reads the file itself; checking it here first keeps
 		// one broken file from being reported N times.
 		next, err := load()
 		if err != nil {
-			log.Error("reload failed; the workers keep their config", "err", err.Error())
+			ws.log.Error("reload failed; the workers keep their config", "err", err.Error())
 			continue
 		}
-		if next.Workers != cfg.Workers {
-			log.Warn("reload: a change of workers needs a restart", "running", cfg.Workers, "file", next.Workers)
+		if next.Workers != ws.workers {
+			ws.log.Warn("reload: a change of workers needs a restart", "running", ws.workers, "file", next.Workers)
 		}
-		sup.Signal(syscall.SIGHUP)
+		ws.sup.Signal(syscall.SIGHUP)
 	}
-	if relay != nil {
-		_ = relay.Shutdown(context.Background())
+	if ws.relay != nil {
+		_ = ws.relay.Shutdown(context.Background())
 	}
-	sup.Stop()
+	ws.sup.Stop()
 	return nil
 }
 

@@ -30,9 +30,9 @@ type workerRun struct {
 	done   chan error
 }
 
-// startWorkers writes a config with the given number of workers and one
+// startWorkerRun writes a config with the given number of workers and one
 // route answering body, and starts the binary on it.
-func startWorkers(t *testing.T, workers int, body string) *workerRun {
+func startWorkerRun(t *testing.T, workers int, body string) *workerRun {
 	t.Helper()
 	bin := buildBinary(t)
 	r := &workerRun{t: t, cfg: filepath.Join(t.TempDir(), "portico.yaml"), listen: freeAddr(t), admin: freeAddr(t),
@@ -165,7 +165,7 @@ func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 // on one address, a reload reaches both, a worker that dies is replaced
 // while the other serves on, and SIGTERM drains them all.
 func TestBinaryWorkersShareTheListener(t *testing.T) {
-	r := startWorkers(t, 2, "first")
+	r := startWorkerRun(t, 2, "first")
 	r.next("workers serving")
 	r.wantBody("first", 10)
 	st := r.status()
@@ -240,7 +240,7 @@ func TestBinaryWorkersShareTheListener(t *testing.T) {
 // outright cannot stop its workers; they notice their lifeline close and
 // drain, so no orphan keeps the port.
 func TestBinaryWorkersLeaveWhenTheSupervisorDies(t *testing.T) {
-	r := startWorkers(t, 2, "ok")
+	r := startWorkerRun(t, 2, "ok")
 	r.next("workers serving")
 	pids := pidsOf(r.status())
 	r.cmd.Process.Kill()
