@@ -3,6 +3,7 @@ package listener
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -40,25 +41,43 @@ func TestReusePortSharesTheAddress(t *testing.T) {
 		t.Fatalf("a listener that does not share: got %v, want %q", err, syscall.EADDRINUSE)
 	}
 
-	first.Shutdown(context.Background())
-	<-done
 	tc := &tls.Config{ServerName: "site.test", RootCAs: ca.Pool()}
 	h1 := &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}
 	h3 := &http3.Transport{TLSClientConfig: tc}
 	defer h3.Close()
+	// Both sharers serving: each QUIC connection (a new UDP source port
+	// each time) stays with the socket the kernel picked for it.
+	for i := range 10 {
+		if err := getOver(h3, l.Addr); err != nil {
+			t.Fatalf("HTTP/3 request %d with both sharers up: %v", i, err)
+		}
+		h3.CloseIdleConnections()
+	}
+
+	first.Shutdown(context.Background())
+	<-done
 	for i := range 20 {
 		for _, rt := range []http.RoundTripper{h1, h3} {
-			client := &http.Client{Transport: rt, Timeout: 10 * time.Second}
-			resp, err := client.Get("https://" + l.Addr + "/")
-			if err != nil {
+			if err := getOver(rt, l.Addr); err != nil {
 				t.Fatalf("request %d after the first sharer stopped: %v", i, err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if string(body) != "hello from backend" {
-				t.Fatalf("request %d over %s: got %q", i, resp.Proto, body)
 			}
 		}
 		h3.CloseIdleConnections()
 	}
+}
+
+// getOver makes one request to addr over rt and checks the backend's
+// answer came back.
+func getOver(rt http.RoundTripper, addr string) error {
+	client := &http.Client{Transport: rt, Timeout: 10 * time.Second}
+	resp, err := client.Get("https://" + addr + "/")
+	if err != nil {
+		return err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "hello from backend" {
+		return fmt.Errorf("over %s: got %q", resp.Proto, body)
+	}
+	return nil
 }
