@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portico-proxy/portico/internal/supervisor"
 )
 
 // workerRun is the built binary started with a workers config, and its
@@ -286,5 +288,35 @@ func TestBinaryWorkersStartFailsWhenThePortIsTaken(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestWorkerConfigSplitsTheCacheAndMovesTheAdmin: each worker keeps its
+// own stores, so the configured sizes are shared out, the disk tier gets
+// a directory per worker, and the admin API moves to a port of its own
+// on the same loopback host (the supervisor answers the configured one).
+func TestWorkerConfigSplitsTheCacheAndMovesTheAdmin(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "portico.yaml")
+	yaml := "workers: 4\nadmin: {addr: \"[::1]:9901\"}\ncache:\n  memory: 256MiB\n  disk: {path: \"" + dir + "/cache\", max: 1GiB}\n" +
+		"listeners:\n  - addr: \"127.0.0.1:8080\"\nroutes:\n  - respond: ok\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadWorkerConfig(path, &supervisor.Worker{Index: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Admin.Addr, "[::1]:0"; got != want {
+		t.Errorf("admin: got %s, want %s", got, want)
+	}
+	if got, want := cfg.Cache.Memory, int64(64<<20); got != want {
+		t.Errorf("cache.memory: got %d, want %d", got, want)
+	}
+	if got, want := cfg.Cache.Disk.Max, int64(256<<20); got != want {
+		t.Errorf("cache.disk.max: got %d, want %d", got, want)
+	}
+	if got, want := cfg.Cache.Disk.Path, filepath.Join(dir, "cache", "worker-2"); got != want {
+		t.Errorf("cache.disk.path: got %s, want %s", got, want)
 	}
 }
