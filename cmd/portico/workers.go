@@ -109,7 +109,7 @@ func loadWorkerConfig(path string, w *supervisor.Worker) (*config.Config, error)
 		}
 		cfg.Admin = &config.Admin{Addr: net.JoinHostPort(host, "0"), Pos: cfg.Admin.Pos}
 	}
-	n := int64(max(cfg.Workers, 1))
+	n := int64(cfg.Workers) // at least 1 once loaded
 	if c := cfg.Cache; c != nil {
 		c.Memory /= n
 		if d := c.Disk; d != nil {

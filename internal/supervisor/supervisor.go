@@ -176,10 +176,21 @@ func awaitReady(r *os.File, w *worker, timeout time.Duration) (string, error) {
 }
 
 // install puts a ready worker in its slot and watches for its exit.
+// Once Stop has begun it stops the worker instead: Stop only waits for
+// the workers it found in their slots, and none may outlive it.
 func (s *Supervisor) install(w *worker) {
 	s.mu.Lock()
-	s.workers[w.index] = w
+	stopping := s.stopping
+	if !stopping {
+		s.workers[w.index] = w
+	}
 	s.mu.Unlock()
+	if stopping {
+		_ = w.cmd.Process.Signal(syscall.SIGTERM)
+		<-w.waited
+		w.lifeline.Close()
+		return
+	}
 	go s.watch(w)
 }
 
@@ -229,15 +240,6 @@ func (s *Supervisor) restart(i int, pause time.Duration) {
 			continue
 		}
 		w.pause = pause
-		s.mu.Lock()
-		stopping := s.stopping
-		s.mu.Unlock()
-		if stopping { // Stop did not see it: stop it here
-			_ = w.cmd.Process.Signal(syscall.SIGTERM)
-			<-w.waited
-			w.lifeline.Close()
-			return
-		}
 		s.install(w)
 		return
 	}
@@ -284,7 +286,8 @@ func (s *Supervisor) Signal(sig os.Signal) {
 }
 
 // Stop asks every worker to drain (SIGTERM), waits until they have
-// exited, and kills the ones still there after StopTimeout.
+// exited, and kills the ones still there after StopTimeout. Their
+// watchers close the lifelines.
 func (s *Supervisor) Stop() {
 	s.mu.Lock()
 	if !s.stopping {
@@ -310,7 +313,6 @@ func (s *Supervisor) Stop() {
 			_ = w.cmd.Process.Kill()
 			<-w.waited
 		}
-		w.lifeline.Close()
 	}
 	s.restarting.Wait()
 }
